@@ -1,0 +1,276 @@
+"""The `commcredits` command line: thin shells over the same services the API calls.
+
+Every command acts as the provider's operator on the database named by
+COMMCREDITS_DATABASE_URL (default sqlite:///./var/commcredits.db). Results print as JSON so
+scripts can read them; errors print one line naming the reason and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from .config import Settings
+from .errors import CommCreditsError
+from .services import audit as audit_svc
+from .services import balances, bootstrap, funds, jobs, payment_methods
+from .services import tenants as tenant_svc
+from .services.principal import OPERATOR
+from .services.runtime import Runtime
+
+app = typer.Typer(
+    help="Prepaid Communications Credits for telephony providers.", no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+tenants_app = typer.Typer(help="Create, list and change tenants and their users.", no_args_is_help=True)
+funds_app = typer.Typer(help="Add funds, grant credit, show balances and transactions.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Run background jobs (expiry sweep, ...).", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
+app.add_typer(funds_app, name="funds")
+app.add_typer(jobs_app, name="jobs")
+err = Console(stderr=True)
+
+
+def runtime(database_url: str | None = None, sandbox: bool | None = None) -> Runtime:
+    settings = Settings.from_env()
+    changes: dict[str, Any] = {}
+    if database_url:
+        changes["database_url"] = database_url
+    if sandbox:
+        changes["sandbox"] = True
+    if changes:
+        settings = Settings(**{**settings.__dict__, **changes})
+    rt = Runtime.from_settings(settings)
+    bootstrap.migrate(rt)
+    return rt
+
+
+def emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a service error into one clear line and exit status 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CommCreditsError as exc:
+            err.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@friendly
+def init() -> None:
+    """Create or migrate the database and print a new operator token.
+
+    Example: COMMCREDITS_DATABASE_URL=postgresql://localhost/commcredits commcredits init
+    """
+    rt = runtime()
+    token = bootstrap.ensure_operator_token(rt, always_new=True)
+    typer.echo(f"database ready: {rt.settings.database_url}")
+    typer.echo(f"operator token (shown once): {token}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    database_url: Annotated[str | None, typer.Option(help="overrides COMMCREDITS_DATABASE_URL")] = None,
+    sandbox: Annotated[bool, typer.Option(help="settable clock and the test payment gateway")] = False,
+    demo: Annotated[bool, typer.Option(help="seed a demo tenant, users, funds and usage")] = False,
+) -> None:
+    """Start the API and the background jobs; migrates an empty database first.
+
+    Example: commcredits serve --sandbox --demo --port 8000
+    """
+    from .server import run_server
+
+    run_server(runtime(database_url, sandbox), host=host, port=port, demo=demo)
+
+
+@tenants_app.command("create")
+@friendly
+def tenants_create(
+    name: str,
+    country: Annotated[str, typer.Option(help="ISO country code of the tenant")],
+    currency: Annotated[str, typer.Option(help="billing currency, ISO 4217")],
+    billing_country: Annotated[str | None, typer.Option(help="country of the billing address (default: country)")] = None,
+    timezone: str = "UTC",
+    postpaid: bool = False,
+) -> None:
+    """Create a tenant.
+
+    Example: commcredits tenants create "Contoso" --country US --currency USD --timezone America/New_York
+    """
+    rt = runtime()
+    tenant = tenant_svc.create_tenant(
+        rt, OPERATOR, name=name, country=country, currency=currency,
+        billing_country=billing_country or country, timezone=timezone,
+        billing_mode="postpaid" if postpaid else "prepaid",
+    )
+    emit({"id": tenant.id, "name": tenant.name, "currency": tenant.currency})
+
+
+@tenants_app.command("list")
+@friendly
+def tenants_list(limit: int = 100) -> None:
+    """List tenants with balance and purchase status.
+
+    Example: commcredits tenants list --limit 20
+    """
+    rt = runtime()
+    for tenant, balance, status in tenant_svc.tenant_summaries(rt, OPERATOR, after=None, limit=limit):
+        flag = "ok" if status["allowed"] else status["reason"]
+        typer.echo(f"{tenant.id}  {tenant.name:30}  {balances.money(balance, tenant.currency):>14} {tenant.currency}  {tenant.billing_mode}  purchase:{flag}")
+
+
+@tenants_app.command("mitigate")
+@friendly
+def tenants_mitigate(tenant_id: str, lift: bool = True) -> None:
+    """Record (or with --no-lift remove) a support mitigation lifting the region restriction.
+
+    Example: commcredits tenants mitigate 6f1c...e2
+    """
+    rt = runtime()
+    tenant = tenant_svc.update_tenant(rt, OPERATOR, tenant_id, {"purchase_mitigation": lift})
+    emit({"id": tenant.id, "purchase_mitigation": tenant.purchase_mitigation})
+
+
+@tenants_app.command("add-user")
+@friendly
+def tenants_add_user(
+    tenant_id: str,
+    email: str,
+    usage_location: Annotated[str, typer.Option(help="ISO country where the user works")],
+    display_name: str = "",
+    role: Annotated[list[str] | None, typer.Option(help="admin role; repeat for several")] = None,
+    license: Annotated[list[str] | None, typer.Option(help="license; repeat for several")] = None,
+    token: Annotated[bool, typer.Option(help="also issue a user API token")] = False,
+) -> None:
+    """Add a user to a tenant, optionally with roles, licenses and an API token.
+
+    Example: commcredits tenants add-user 6f1c...e2 ann@contoso.example --usage-location US --role billing_administrator --token
+    """
+    rt = runtime()
+    user = tenant_svc.create_user(rt, OPERATOR, tenant_id, email=email, display_name=display_name,
+                                  usage_location=usage_location, roles=role or [], licenses=license or [])
+    out: dict[str, Any] = {"id": user.id, "email": user.email, "roles": list(user.roles)}
+    if token:
+        out["token"] = tenant_svc.issue_user_token(rt, OPERATOR, tenant_id, user.id)["token"]
+    emit(out)
+
+
+@funds_app.command("add-card")
+@friendly
+def funds_add_card(tenant_id: str, card_number: str, exp_month: int, exp_year: int, cvc: str) -> None:
+    """Save a card for a tenant (the number goes to the gateway, never to our database).
+
+    Example: commcredits funds add-card 6f1c...e2 4242424242424242 12 2030 123
+    """
+    pm = payment_methods.add_payment_method(runtime(), OPERATOR, tenant_id, card_number=card_number,
+                                            exp_month=exp_month, exp_year=exp_year, cvc=cvc)
+    emit({"id": pm.id, "brand": pm.brand, "last4": pm.last4})
+
+
+@funds_app.command("add")
+@friendly
+def funds_add(
+    tenant_id: str,
+    amount: Annotated[str, typer.Argument(help='decimal amount in the tenant currency, e.g. "50.00"')],
+    payment_method: Annotated[str, typer.Option(help="id of a saved card")],
+    idempotency_key: Annotated[str | None, typer.Option(help="repeat a purchase safely")] = None,
+) -> None:
+    """Buy credit for a tenant with a saved card (minimum 50.00).
+
+    Example: commcredits funds add 6f1c...e2 100.00 --payment-method 9a0b...
+    """
+    import uuid
+
+    status, body = funds.add_funds(runtime(), OPERATOR, tenant_id, amount=amount,
+                                   payment_method_id=payment_method,
+                                   idempotency_key=idempotency_key or str(uuid.uuid4()))
+    emit(body)
+    if status >= 400:
+        raise typer.Exit(1)
+
+
+@funds_app.command("grant")
+@friendly
+def funds_grant(
+    tenant_id: str, amount: str,
+    expires_at: Annotated[datetime, typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"])],
+    reason: Annotated[str, typer.Option()],
+) -> None:
+    """Grant credit to a tenant (goodwill, promotion) with its own expiry.
+
+    Example: commcredits funds grant 6f1c...e2 25.00 --expires-at 2027-06-30 --reason "outage credit"
+    """
+    from datetime import UTC
+
+    when = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+    emit(funds.grant_credit(runtime(), OPERATOR, tenant_id, amount=amount, expires_at=when, reason=reason))
+
+
+@funds_app.command("balance")
+@friendly
+def funds_balance(tenant_id: str) -> None:
+    """Show a tenant's balance, reserved and available amounts, and its lots.
+
+    Example: commcredits funds balance 6f1c...e2
+    """
+    emit(balances.balance_view(runtime(), OPERATOR, tenant_id))
+
+
+@funds_app.command("transactions")
+@friendly
+def funds_transactions(tenant_id: str, limit: int = 50) -> None:
+    """List a tenant's journal transactions, newest first.
+
+    Example: commcredits funds transactions 6f1c...e2 --limit 10
+    """
+    emit(balances.transactions_view(runtime(), OPERATOR, tenant_id, cursor=None, limit=limit))
+
+
+@jobs_app.command("run")
+@friendly
+def jobs_run(
+    now: Annotated[datetime | None, typer.Option(help="run as of this instant (UTC)")] = None,
+) -> None:
+    """Run every job due now: the expiry sweep, and the jobs later features add.
+
+    Example: commcredits jobs run --now 2027-11-23T00:00:00
+    """
+    from datetime import UTC
+
+    when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
+    emit(jobs.run_due_jobs(runtime(), when))
+
+
+@app.command()
+def audit() -> None:
+    """Recompute every balance from the journal and check every ledger invariant; exit 1 on any violation.
+
+    Example: commcredits audit
+    """
+    checked, violations = audit_svc.audit(runtime())
+    for line in violations:
+        typer.echo(f"VIOLATION {line}")
+    typer.echo(f"audited {checked} tenants: {len(violations)} violations")
+    if violations:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())

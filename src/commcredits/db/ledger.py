@@ -1,0 +1,174 @@
+"""Lots, journal transactions and postings: the only code that writes money.
+
+`post` stores one balanced `Entry` and applies its postings to the running figures in the
+same transaction: each lot posting moves that lot's `remaining`, each deficit posting moves
+the tenant's `deficit`. So the stored figures always equal the sums of their postings, which
+`commcredits audit` re-checks from the raw postings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from ..domain.journal import Entry
+from ..domain.lots import Lot
+from .schema import lots, postings, tenants, transactions
+
+
+@dataclass(frozen=True, slots=True)
+class NewLot:
+    id: str
+    source: str
+    amount: int
+    purchased_at: datetime
+    expires_at: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    id: int
+    tenant_id: str
+    type: str
+    amount: int
+    balance_after: int
+    created_at: datetime
+    reference: str
+
+
+def _lot(row: Any) -> Lot:
+    m = row._mapping
+    return Lot(m["id"], m["source"], m["amount"], m["remaining"], m["purchased_at"], m["expires_at"])
+
+
+def tenant_lots(conn: Connection, tenant_id: str, *, with_remaining: bool = False) -> list[Lot]:
+    stmt = select(lots).where(lots.c.tenant_id == tenant_id)
+    if with_remaining:
+        stmt = stmt.where(lots.c.remaining > 0)
+    return [_lot(r) for r in conn.execute(stmt.order_by(lots.c.expires_at, lots.c.purchased_at))]
+
+
+def usable_total(conn: Connection, tenant_id: str, now: datetime) -> int:
+    """What remains in the tenant's lots that are still usable at `now`."""
+    total = conn.execute(
+        select(func.coalesce(func.sum(lots.c.remaining), 0)).where(
+            lots.c.tenant_id == tenant_id, lots.c.expires_at > now, lots.c.remaining > 0
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def post(
+    conn: Connection, *, tenant_id: str, entry: Entry, now: datetime, balance_after: int,
+    idempotency_key: str | None = None, new_lot: NewLot | None = None,
+) -> int:
+    """Store a balanced entry (and the lot it creates) and apply it; return the txn id."""
+    txn_id = conn.execute(
+        transactions.insert().values(
+            tenant_id=tenant_id, type=entry.type, amount=entry.balance_change,
+            balance_after=balance_after, created_at=now, reference=entry.reference,
+            idempotency_key=idempotency_key,
+        ).returning(transactions.c.id)
+    ).scalar_one()
+    if new_lot is not None:
+        conn.execute(
+            lots.insert().values(
+                id=new_lot.id, tenant_id=tenant_id, source=new_lot.source, amount=new_lot.amount,
+                remaining=0, purchased_at=new_lot.purchased_at, expires_at=new_lot.expires_at,
+                transaction_id=txn_id, reason=new_lot.reason,
+            )
+        )
+    conn.execute(
+        postings.insert(),
+        [
+            {"transaction_id": txn_id, "tenant_id": tenant_id, "account": p.account,
+             "lot_id": p.lot_id, "amount": p.amount}
+            for p in entry.postings
+        ],
+    )
+    _apply(conn, tenant_id, entry)
+    return int(txn_id)
+
+
+def _apply(conn: Connection, tenant_id: str, entry: Entry) -> None:
+    by_lot: dict[str, int] = {}
+    deficit_change = 0
+    for p in entry.postings:
+        if p.account == "lot":
+            assert p.lot_id is not None
+            by_lot[p.lot_id] = by_lot.get(p.lot_id, 0) + p.amount
+        elif p.account == "deficit":
+            deficit_change -= p.amount
+    for lot_id, delta in by_lot.items():
+        conn.execute(
+            update(lots).where(lots.c.id == lot_id).values(remaining=lots.c.remaining + delta)
+        )
+    if deficit_change:
+        conn.execute(
+            update(tenants).where(tenants.c.id == tenant_id)
+            .values(deficit=tenants.c.deficit + deficit_change)
+        )
+
+
+def mark_expired(conn: Connection, lot_id: str, txn_id: int) -> None:
+    conn.execute(update(lots).where(lots.c.id == lot_id).values(expired_transaction_id=txn_id))
+
+
+def due_expiries(conn: Connection, now: datetime, limit: int = 1000) -> list[tuple[str, str]]:
+    """(tenant id, lot id) of lots past expiry that still hold money and were not swept."""
+    stmt = (
+        select(lots.c.tenant_id, lots.c.id)
+        .where(lots.c.expires_at <= now, lots.c.remaining > 0,
+               lots.c.expired_transaction_id.is_(None))
+        .order_by(lots.c.expires_at).limit(limit)
+    )
+    return [(r[0], r[1]) for r in conn.execute(stmt)]
+
+
+def next_expiry(conn: Connection, after: datetime) -> datetime | None:
+    """The earliest expiry after `after` of a lot that still holds money."""
+    value = conn.execute(
+        select(func.min(lots.c.expires_at)).where(
+            and_(lots.c.expires_at > after, lots.c.remaining > 0,
+                 lots.c.expired_transaction_id.is_(None))
+        )
+    ).scalar_one()
+    return value
+
+
+def get_lot(conn: Connection, lot_id: str) -> Lot | None:
+    row = conn.execute(select(lots).where(lots.c.id == lot_id)).first()
+    return _lot(row) if row else None
+
+
+def list_transactions(
+    conn: Connection, tenant_id: str, *, before: int | None, limit: int
+) -> list[Txn]:
+    stmt = (
+        select(transactions.c.id, transactions.c.tenant_id, transactions.c.type,
+               transactions.c.amount, transactions.c.balance_after, transactions.c.created_at,
+               transactions.c.reference)
+        .where(transactions.c.tenant_id == tenant_id)
+        .order_by(transactions.c.id.desc()).limit(limit)
+    )
+    if before is not None:
+        stmt = stmt.where(transactions.c.id < before)
+    return [Txn(*r) for r in conn.execute(stmt)]
+
+
+def transaction_by_key(conn: Connection, tenant_id: str, key: str) -> Txn | None:
+    row = conn.execute(
+        select(transactions.c.id, transactions.c.tenant_id, transactions.c.type,
+               transactions.c.amount, transactions.c.balance_after, transactions.c.created_at,
+               transactions.c.reference)
+        .where(transactions.c.tenant_id == tenant_id, transactions.c.idempotency_key == key)
+    ).first()
+    return Txn(*row) if row else None
+
+
+def deficit_of(conn: Connection, tenant_id: str) -> int:
+    return int(conn.execute(select(tenants.c.deficit).where(tenants.c.id == tenant_id)).scalar_one())

@@ -1,0 +1,125 @@
+"""Exact money: integer micro-units inside, decimal strings at the edges.
+
+1 unit of any currency = 1,000,000 micros. Floats never touch an amount: parsing goes
+through `decimal.Decimal` from a string, and formatting is integer arithmetic.
+`Money` is a frozen value (amount + ISO 4217 currency); plain `int` micros are used on hot
+paths where the currency is known from context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+MICROS = 1_000_000
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+# ISO 4217 minor units for the currencies a provider is likely to bill in; others default to 2.
+_MINOR_UNITS: dict[str, int] = {
+    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0,
+    "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0,
+    "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}
+_KNOWN_CURRENCIES = frozenset(
+    "AED AUD BGN BRL CAD CHF CNY CZK DKK EUR GBP HKD HUF IDR ILS INR MXN MYR NOK NZD PHP PLN "
+    "RON SAR SEK SGD THB TRY TWD USD ZAR".split()
+) | frozenset(_MINOR_UNITS)
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be accepted; `code` is the API error code."""
+
+    def __init__(self, message: str, code: str = "validation_error") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def minor_units(currency: str) -> int:
+    """Decimals a currency allows in a purchase (ISO 4217 exponent)."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def check_currency(currency: str) -> str:
+    """Return the currency code if it is one we bill in, else raise MoneyError."""
+    if currency not in _KNOWN_CURRENCIES:
+        raise MoneyError(f"unknown currency {currency!r}; use an ISO 4217 code such as USD")
+    return currency
+
+
+def parse_micros(text: str, *, max_decimals: int = 6) -> int:
+    """Parse a decimal string ("50.00", "-12.5") into micros; reject floats' tricks.
+
+    `max_decimals` limits the digits after the point (the currency's minor units for a
+    purchase, 6 for internal amounts). Raises MoneyError with a reason a user can act on.
+    """
+    if not isinstance(text, str):
+        raise MoneyError("amount must be a decimal string such as \"50.00\", not a number")
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise MoneyError(f"amount {text!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise MoneyError(f"amount {text!r} is not a finite number")
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if -exponent > max_decimals:
+        raise MoneyError(f"amount {text!r} has more than {max_decimals} decimals")
+    micros = int(value.scaleb(6))
+    if not INT64_MIN <= micros <= INT64_MAX:
+        raise MoneyError(f"amount {text!r} is out of range")
+    return micros
+
+
+def format_micros(micros: int, decimals: int = 2) -> str:
+    """Format micros as a decimal string with at least `decimals` places, never losing digits.
+
+    Extra non-zero micro digits are kept (a charge of 0.7167 in a 2-decimal currency prints
+    "0.7167"), so the string always round-trips exactly.
+    """
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), MICROS)
+    digits = f"{frac:06d}".rstrip("0")
+    if len(digits) < decimals:
+        digits = digits.ljust(decimals, "0")
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency."""
+
+    micros: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.micros, int) or isinstance(self.micros, bool):
+            raise MoneyError("micros must be an int")
+        if not INT64_MIN <= self.micros <= INT64_MAX:
+            raise MoneyError("amount out of int64 range")
+        if len(self.currency) != 3 or not self.currency.isupper():
+            raise MoneyError(f"bad currency code {self.currency!r}")
+
+    @classmethod
+    def parse(cls, text: str, currency: str, *, purchase: bool = False) -> Money:
+        """Parse an API amount; for purchases, allow only the currency's minor units."""
+        decimals = minor_units(currency) if purchase else 6
+        return cls(parse_micros(text, max_decimals=decimals), currency)
+
+    def __str__(self) -> str:
+        return format_micros(self.micros, minor_units(self.currency))
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.micros + other.micros, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.micros - other.micros, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.micros, self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot mix {self.currency} and {other.currency}")

@@ -1,0 +1,73 @@
+"""Rules for buying credit: limits and restrictions (DOMAIN.md "Money", "Purchase
+restrictions"). Pure: the service passes in the facts and acts on the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .money import MICROS, format_micros, minor_units
+from .regions import same_region
+
+DEFAULT_MINIMUM = 50 * MICROS
+DEFAULT_MAXIMUM = 100_000 * MICROS
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseLimits:
+    minimum: int = DEFAULT_MINIMUM
+    maximum: int = DEFAULT_MAXIMUM
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a tenant may not buy credit, and the way out."""
+
+    reason: str
+    detail: str
+
+
+def limit_violation(amount: int, currency: str, limits: PurchaseLimits) -> str | None:
+    """'below_minimum' / 'above_maximum' with a message, or None when the amount is fine."""
+    digits = minor_units(currency)
+    if amount < limits.minimum:
+        return f"below_minimum:the minimum purchase is {format_micros(limits.minimum, digits)} {currency}"
+    if amount > limits.maximum:
+        return f"above_maximum:the maximum purchase is {format_micros(limits.maximum, digits)} {currency}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFacts:
+    country: str
+    billing_country: str
+    billing_mode: str
+    purchase_mitigation: bool
+    partner_funded: bool
+
+
+def purchase_refusal(facts: TenantFacts, blocked_countries: frozenset[str]) -> Refusal | None:
+    """The first restriction that stops a purchase, or None."""
+    if facts.billing_mode != "prepaid":
+        return Refusal(
+            "postpaid",
+            f"the tenant is {facts.billing_mode}: usage is billed on the monthly statement, "
+            "so no credits are needed",
+        )
+    if facts.partner_funded:
+        return Refusal(
+            "partner_funded",
+            "the tenant's plans are resold by a partner who funds them: ask the partner to add funds",
+        )
+    if facts.country in blocked_countries:
+        return Refusal(
+            "country_blocked",
+            f"Communications Credits cannot be bought for tenants in {facts.country}",
+        )
+    if not facts.purchase_mitigation and not same_region(facts.country, facts.billing_country):
+        return Refusal(
+            "region_mismatch",
+            f"the tenant's country ({facts.country}) and billing address ({facts.billing_country}) "
+            "are in different regions: open a support incident so the provider can record a "
+            "mitigation and lift this restriction",
+        )
+    return None

@@ -1,0 +1,43 @@
+"""What every use case needs: the engine, the settings, the clock and the payment gateway.
+
+Built once per process (`Runtime.from_settings`) and passed to services as `rt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from ..config import Settings
+from ..db.engine import make_engine
+from ..domain.purchases import PurchaseLimits
+from ..payments.gateway import PaymentGateway
+from ..payments.sandbox import SandboxGateway
+from .clock import Clock, SandboxClock, SystemClock
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    settings: Settings
+    clock: Clock
+    gateway: PaymentGateway
+    limits: dict[str, PurchaseLimits] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
+        engine = engine or make_engine(settings.database_url)
+        clock: Clock = SandboxClock(engine) if settings.sandbox else SystemClock()
+        return cls(engine=engine, settings=settings, clock=clock, gateway=_gateway(settings))
+
+    def purchase_limits(self, currency: str) -> PurchaseLimits:
+        return self.limits.get(currency, PurchaseLimits())
+
+
+def _gateway(settings: Settings) -> PaymentGateway:
+    if settings.payment_gateway == "sandbox":
+        return SandboxGateway()
+    raise ValueError(
+        f"payment gateway {settings.payment_gateway!r} is not available; use 'sandbox'"
+    )

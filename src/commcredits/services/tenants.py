@@ -1,0 +1,223 @@
+"""Use cases for tenants, users and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from ..db import ledger
+from ..db import tenants as tenant_db
+from ..db import tokens as token_db
+from ..db.engine import read_tx, write_tx
+from ..db.rows import new_id
+from ..db.tenants import Tenant, User
+from ..domain.access import MANAGE_USERS, VIEW_BILLING, check_roles
+from ..domain.money import MoneyError, check_currency
+from ..domain.purchases import TenantFacts, purchase_refusal
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from .principal import Principal, require_operator, require_tenant
+from .runtime import Runtime
+
+LICENSES = (
+    "communications_credits", "domestic_calling_plan", "international_calling_plan",
+    "pay_as_you_go_calling_plan", "audio_conferencing", "audio_conferencing_pay_per_minute",
+)
+BILLING_MODES = ("prepaid", "postpaid")
+
+
+def check_country(value: Any, field: str) -> str:
+    code = str(value or "").strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{field} must be an ISO 3166 alpha-2 country code, got {value!r}")
+    return code
+
+
+def check_timezone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"timezone must be an IANA time zone such as Europe/Paris, got {value!r}") from None
+    return str(value)
+
+
+def check_licenses(values: list[str]) -> tuple[str, ...]:
+    unknown = [v for v in values if v not in LICENSES]
+    if unknown:
+        raise ValidationError(f"unknown license(s): {', '.join(unknown)}")
+    return tuple(v for v in LICENSES if v in values)
+
+
+def create_tenant(
+    rt: Runtime, who: Principal, *, name: str, country: str, currency: str, billing_country: str,
+    timezone: str = "UTC", billing_mode: str = "prepaid", rating_key: str | None = None,
+    partner_funded: bool = False,
+) -> Tenant:
+    require_operator(who)
+    if not name or not name.strip():
+        raise ValidationError("name is required")
+    try:
+        currency = check_currency(str(currency).upper())
+    except MoneyError as exc:
+        raise ValidationError(str(exc)) from None
+    if billing_mode not in BILLING_MODES:
+        raise ValidationError("billing_mode must be 'prepaid' or 'postpaid'")
+    tenant = Tenant(
+        id=new_id(), name=name.strip(), country=check_country(country, "country"),
+        currency=currency, billing_country=check_country(billing_country, "billing_country"),
+        timezone=check_timezone(timezone), billing_mode=billing_mode,
+        rating_key=rating_key or currency, purchase_mitigation=False,
+        partner_funded=bool(partner_funded), deficit=0, reserved=0, created_at=rt.clock.now(),
+    )
+    with write_tx(rt.engine) as conn:
+        tenant_db.insert_tenant(conn, tenant)
+    return tenant
+
+
+def get_tenant(rt: Runtime, who: Principal, tenant_id: str) -> Tenant:
+    require_tenant(who, tenant_id, VIEW_BILLING)
+    with read_tx(rt.engine) as conn:
+        tenant = tenant_db.get(conn, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    return tenant
+
+
+def update_tenant(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str, Any]) -> Tenant:
+    """Operator changes: purchase mitigation, partner funding, rating key, name, time zone."""
+    require_operator(who)
+    allowed = {"purchase_mitigation", "partner_funded", "rating_key", "name", "timezone"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"cannot change {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    if "timezone" in changes:
+        check_timezone(changes["timezone"])
+    for flag in ("purchase_mitigation", "partner_funded"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise ValidationError(f"{flag} must be true or false")
+    with write_tx(rt.engine) as conn:
+        if tenant_db.lock(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        if changes:
+            tenant_db.set_fields(conn, tenant_id, **changes)
+        tenant = tenant_db.get(conn, tenant_id)
+    assert tenant is not None
+    return tenant
+
+
+def create_user(
+    rt: Runtime, who: Principal, tenant_id: str, *, email: str, display_name: str,
+    usage_location: str, roles: list[str] | None = None, licenses: list[str] | None = None,
+) -> User:
+    require_tenant(who, tenant_id, MANAGE_USERS)
+    if not email or "@" not in email:
+        raise ValidationError(f"email {email!r} is not an e-mail address")
+    user = User(
+        id=new_id(), tenant_id=tenant_id, email=email.strip().lower(),
+        display_name=(display_name or email).strip(),
+        usage_location=check_country(usage_location, "usage_location"),
+        roles=_roles(roles or []), licenses=check_licenses(licenses or []),
+        created_at=rt.clock.now(),
+    )
+    with write_tx(rt.engine) as conn:
+        if tenant_db.get(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        if tenant_db.user_by_email(conn, tenant_id, user.email):
+            raise Conflict(f"a user with e-mail {user.email} already exists in this tenant")
+        tenant_db.insert_user(conn, user)
+    return user
+
+
+def _roles(roles: list[str]) -> tuple[str, ...]:
+    try:
+        return check_roles(roles)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def update_user(
+    rt: Runtime, who: Principal, tenant_id: str, user_id: str, changes: dict[str, Any]
+) -> User:
+    require_tenant(who, tenant_id, MANAGE_USERS)
+    allowed = {"roles", "licenses", "usage_location", "display_name"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"cannot change {', '.join(sorted(unknown))}")
+    with write_tx(rt.engine) as conn:
+        user = tenant_db.get_user(conn, tenant_id, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        if "roles" in changes:
+            user = replace(user, roles=_roles(list(changes["roles"])))
+        if "licenses" in changes:
+            user = replace(user, licenses=check_licenses(list(changes["licenses"])))
+        if "usage_location" in changes:
+            user = replace(user, usage_location=check_country(changes["usage_location"], "usage_location"))
+        if "display_name" in changes:
+            user = replace(user, display_name=str(changes["display_name"]).strip())
+        tenant_db.update_user(conn, user)
+    return user
+
+
+def list_users(rt: Runtime, who: Principal, tenant_id: str, *, after: str | None, limit: int) -> list[User]:
+    require_tenant(who, tenant_id, VIEW_BILLING)
+    with read_tx(rt.engine) as conn:
+        if tenant_db.get(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return tenant_db.list_users(conn, tenant_id, after=after, limit=limit)
+
+
+def issue_user_token(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> dict[str, str]:
+    if not who.is_operator and not (who.kind == "user" and who.user_id == user_id and who.tenant_id == tenant_id):
+        if who.tenant_id != tenant_id:
+            raise NotFound(f"user {user_id} not found")
+        raise Forbidden("only the operator or the user themself may issue a user token")
+    with write_tx(rt.engine) as conn:
+        if tenant_db.get_user(conn, tenant_id, user_id) is None:
+            raise NotFound(f"user {user_id} not found")
+        token, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id, user_id=user_id)
+    return {"id": token.id, "token": clear, "kind": "user", "tenant_id": tenant_id, "user_id": user_id}
+
+
+def issue_switch_token(rt: Runtime, who: Principal, *, tenant_id: str | None) -> dict[str, Any]:
+    require_operator(who)
+    with write_tx(rt.engine) as conn:
+        if tenant_id and tenant_db.get(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        token, clear = token_db.issue(conn, kind="switch", now=rt.clock.now(), tenant_id=tenant_id)
+    return {"id": token.id, "token": clear, "kind": "switch", "tenant_id": tenant_id}
+
+
+def revoke_token(rt: Runtime, who: Principal, token_id: str) -> None:
+    require_operator(who)
+    with write_tx(rt.engine) as conn:
+        if not token_db.revoke(conn, token_id, rt.clock.now()):
+            raise NotFound(f"token {token_id} not found")
+
+
+def purchase_status(rt: Runtime, tenant: Tenant) -> dict[str, Any]:
+    """Whether the tenant may buy credit now, and if not why and what to do."""
+    refusal = purchase_refusal(
+        TenantFacts(tenant.country, tenant.billing_country, tenant.billing_mode,
+                    tenant.purchase_mitigation, tenant.partner_funded),
+        rt.settings.blocked_countries,
+    )
+    if refusal is None:
+        return {"allowed": True}
+    return {"allowed": False, "reason": refusal.reason, "detail": refusal.detail}
+
+
+def tenant_summaries(
+    rt: Runtime, who: Principal, *, after: str | None, limit: int
+) -> list[tuple[Tenant, int, dict[str, Any]]]:
+    """Every tenant with its balance and purchase status (operator view)."""
+    require_operator(who)
+    now = rt.clock.now()
+    with read_tx(rt.engine) as conn:
+        rows = tenant_db.list_all(conn, after=after, limit=limit)
+        return [
+            (t, ledger.usable_total(conn, t.id, now) - t.deficit, purchase_status(rt, t))
+            for t in rows
+        ]
