@@ -106,7 +106,9 @@ def tenants_create(
     name: str,
     country: Annotated[str, typer.Option(help="ISO country code of the tenant")],
     currency: Annotated[str, typer.Option(help="billing currency, ISO 4217")],
-    billing_country: Annotated[str | None, typer.Option(help="country of the billing address (default: country)")] = None,
+    billing_country: Annotated[
+        str | None, typer.Option(help="country of the billing address (default: country)")
+    ] = None,
     timezone: str = "UTC",
     postpaid: bool = False,
 ) -> None:
@@ -133,7 +135,11 @@ def tenants_list(limit: int = 100) -> None:
     rt = runtime()
     for tenant, balance, status in tenant_svc.tenant_summaries(rt, OPERATOR, after=None, limit=limit):
         flag = "ok" if status["allowed"] else status["reason"]
-        typer.echo(f"{tenant.id}  {tenant.name:30}  {balances.money(balance, tenant.currency):>14} {tenant.currency}  {tenant.billing_mode}  purchase:{flag}")
+        amount = balances.money(balance, tenant.currency)
+        typer.echo(
+            f"{tenant.id}  {tenant.name:30}  {amount:>14} {tenant.currency}  "
+            f"{tenant.billing_mode}  purchase:{flag}"
+        )
 
 
 @tenants_app.command("mitigate")
@@ -161,7 +167,8 @@ def tenants_add_user(
 ) -> None:
     """Add a user to a tenant, optionally with roles, licenses and an API token.
 
-    Example: commcredits tenants add-user 6f1c...e2 ann@contoso.example --usage-location US --role billing_administrator --token
+    Example: commcredits tenants add-user 6f1c...e2 ann@contoso.example --usage-location US
+    --role billing_administrator --token
     """
     rt = runtime()
     user = tenant_svc.create_user(rt, OPERATOR, tenant_id, email=email, display_name=display_name,

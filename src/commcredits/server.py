@@ -35,7 +35,8 @@ def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False) -> None
         if seeded:
             print(f"demo tenant {seeded['tenant_id']}: admin {seeded['admin_email']}")
             print(f"  admin token: {seeded['admin_token']}")
-            print(f"  try: curl -H 'Authorization: Bearer {seeded['admin_token']}' {base}/v1/tenants/{seeded['tenant_id']}/balance")
+            auth = f"Authorization: Bearer {seeded['admin_token']}"
+            print(f"  try: curl -H '{auth}' {base}/v1/tenants/{seeded['tenant_id']}/balance")
     print(f"API reference: {base}/docs")
     stop = threading.Event()
     thread = threading.Thread(target=_job_loop, args=(rt, stop), daemon=True, name="jobs")

@@ -54,5 +54,7 @@ def balance(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
 
 
 @router.get("/transactions")
-def transactions(tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+def transactions(
+    tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
     return balances.transactions_view(rt, who, tid, cursor=cursor, limit=limit)

@@ -21,7 +21,9 @@ def create_tenant(body: TenantIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str
 
 
 @router.get("/tenants")
-def list_tenants(rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+def list_tenants(
+    rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
     rows = svc.tenant_summaries(rt, who, after=cursor, limit=limit + 1)
     items = [tenant_out(t, bal, status) for t, bal, status in rows[:limit]]
     return {"items": items, "next_cursor": rows[limit - 1][0].id if len(rows) > limit else None}
@@ -45,7 +47,9 @@ def create_user(tid: str, body: UserIn, rt: RuntimeDep, who: PrincipalDep) -> di
 
 
 @router.get("/tenants/{tid}/users")
-def list_users(tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+def list_users(
+    tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
     users = svc.list_users(rt, who, tid, after=cursor, limit=limit + 1)
     return {"items": [user_out(u) for u in users[:limit]],
             "next_cursor": users[limit - 1].id if len(users) > limit else None}
@@ -64,7 +68,9 @@ def user_token(tid: str, uid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[st
 @router.post("/tokens", status_code=201)
 def switch_token(body: SwitchTokenIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     if body.kind != "switch":
-        raise ValidationError("only switch tokens are issued here; user tokens come from /v1/tenants/{tid}/users/{uid}/tokens")
+        raise ValidationError(
+            "only switch tokens are issued here; user tokens come from /v1/tenants/{tid}/users/{uid}/tokens"
+        )
     return svc.issue_switch_token(rt, who, tenant_id=body.tenant_id)
 
 

@@ -12,7 +12,8 @@ from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.schema import tenants
-from . import funds, payment_methods, tenants as tenant_svc
+from . import funds, payment_methods
+from . import tenants as tenant_svc
 from .principal import OPERATOR
 from .runtime import Runtime
 from .usage_charges import charge_usage

@@ -56,6 +56,8 @@ def add_funds(
     scope = f"funds:{tenant_id}"
     req_hash = idempotency.request_hash({"amount": amount, "payment_method_id": payment_method_id})
     with write_tx(rt.engine) as conn:
+        if tenants.lock(conn, tenant_id) is None:  # serialises requests carrying the same key
+            raise NotFound(f"tenant {tenant_id} not found")
         stored = _replay(conn, scope, idempotency_key, req_hash)
         if stored:
             return stored
@@ -71,11 +73,11 @@ def add_funds(
         idempotency_key=attempt.id,
     )
     with write_tx(rt.engine) as conn:
-        stored = _replay(conn, scope, idempotency_key, req_hash)
-        if stored:
-            return stored
         tenant = tenants.lock(conn, tenant_id)
         assert tenant is not None
+        stored = _replay(conn, scope, idempotency_key, req_hash)
+        if stored:  # a concurrent replay of this key completed it first
+            return stored
         now = rt.clock.now()
         if result.succeeded:
             txn_id, lot_id, balance = credit_new_lot(
@@ -111,9 +113,8 @@ def _replay(conn: Any, scope: str, key: str, req_hash: str) -> tuple[int, dict[s
 def _start_attempt(
     rt: Runtime, conn: Any, tenant_id: str, amount: Any, pm_id: str, key: str
 ) -> Attempt:
-    tenant = tenants.lock(conn, tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id} not found")
+    tenant = tenants.get(conn, tenant_id)
+    assert tenant is not None
     micros = parse_amount(amount, tenant.currency, purchase=True)
     violation = limit_violation(micros, tenant.currency, rt.purchase_limits(tenant.currency))
     if violation:
