@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from commcredits.config import Settings
 from commcredits.db.engine import make_engine, normalise_url
 from commcredits.db.migrate import upgrade
-from commcredits.db.schema import metadata
+from commcredits.db.registry import metadata
 from commcredits.services.clock import FixedClock
 from commcredits.services.principal import OPERATOR, Principal
 from commcredits.services.runtime import Runtime

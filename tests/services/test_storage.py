@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Column, MetaData, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
-from commcredits.db.schema import lots, metadata, tenants
+from commcredits.db.registry import metadata
+from commcredits.db.schema import lots, tenants
 from commcredits.domain.money import INT64_MAX, INT64_MIN
 from commcredits.services import funds, payment_methods
 from commcredits.services import tenants as tenant_svc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from commcredits.db.schema import metadata
+from commcredits.db.registry import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

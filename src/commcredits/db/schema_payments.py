@@ -1,0 +1,5 @@
+"""Tables of the payments feature (registered on the shared metadata)."""
+
+from __future__ import annotations
+
+from .schema import metadata  # noqa: F401
