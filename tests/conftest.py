@@ -59,9 +59,17 @@ def pg_engine() -> Iterator[Engine]:
 
 
 def _truncate(engine: Engine) -> None:
+    """Empty every table, then put back the data migrations seed (minute allowances)."""
+    from commcredits.db.schema_usage import plan_allowances
+    from commcredits.domain.plans import DEFAULT_ALLOWANCES
+
     names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(plan_allowances.insert(), [
+            {"product": p, "kind": k, "country": c, "minutes": m}
+            for (p, k, c), m in DEFAULT_ALLOWANCES.items()
+        ])
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from .cli_rating import rates_app
 from .config import Settings
 from .errors import CommCreditsError
 from .services import audit as audit_svc
@@ -35,6 +36,7 @@ jobs_app = typer.Typer(help="Run background jobs (expiry sweep, ...).", no_args_
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(funds_app, name="funds")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(rates_app, name="rates")
 err = Console(stderr=True)
 
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..services.runtime import Runtime
-from . import problems, routes_money, routes_ops, routes_tenants
+from . import problems, routes_money, routes_ops, routes_rating, routes_tenants
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -17,6 +17,6 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     app.state.runtime = rt
     problems.install(app)
-    for module in (routes_tenants, routes_money, routes_ops):
+    for module in (routes_tenants, routes_money, routes_rating, routes_ops):
         app.include_router(module.router)
     return app

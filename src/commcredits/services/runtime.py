@@ -6,6 +6,7 @@ Built once per process (`Runtime.from_settings`) and passed to services as `rt`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -24,6 +25,7 @@ class Runtime:
     clock: Clock
     gateway: PaymentGateway
     limits: dict[str, PurchaseLimits] = field(default_factory=dict)
+    caches: dict[str, Any] = field(default_factory=dict)  # per-process read caches (rating index)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:

@@ -1,0 +1,76 @@
+"""`commcredits rates ...`: import decks and quote calls from the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .services import rating
+from .services.principal import OPERATOR
+
+rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
+
+
+@rates_app.command("import")
+def rates_import(
+    path: Annotated[Path, typer.Argument(help="a CGRateS tariff-plan folder, or a rate card CSV file")],
+    format: Annotated[str, typer.Option("--format", help="cgrates or ratecard")],
+    deck: Annotated[str | None, typer.Option(help="deck name (default: folder or file name)")] = None,
+    currency: Annotated[str | None, typer.Option(help="deck currency (rate card: else its header)")] = None,
+    rounding: Annotated[str | None, typer.Option(help="rate card: up, half_up or down")] = None,
+    decimals: Annotated[int | None, typer.Option(help="rate card: decimals of a call's total")] = None,
+    rating_key: Annotated[str | None, typer.Option(help="rate card: rating key (default: currency)")] = None,
+) -> None:
+    """Import a deck as the next version; a bad row stops the import and names file, line, reason.
+
+    Example: commcredits rates import ../shared/testdata/sample-ratecard.csv --format ratecard
+    """
+    from .cli import emit, friendly, runtime
+
+    @friendly
+    def run() -> None:
+        if format == "cgrates":
+            if not path.is_dir():
+                raise typer.BadParameter(f"{path} is not a folder", param_hint="PATH")
+            files = {p.name: p.read_bytes() for p in sorted(path.glob("*.csv"))}
+        else:
+            if not path.is_file():
+                raise typer.BadParameter(f"{path} is not a file", param_hint="PATH")
+            files = {path.name: path.read_bytes()}
+        parsed = rating.parse_deck(format_=format, files=files, currency=currency, rounding=rounding,
+                                   decimals=decimals, rating_key=rating_key,
+                                   name=deck or (path.name if format == "cgrates" else None))
+        emit(rating.import_deck(runtime(), OPERATOR, parsed))
+
+    run()
+
+
+@rates_app.command("quote")
+def rates_quote(
+    category: Annotated[str, typer.Option(help="outbound, toll_free_inbound, conference_dial_out, ...")],
+    destination: Annotated[str, typer.Option(help="E.164 number, or the digits a deck uses")],
+    duration: Annotated[int, typer.Option(help="call duration in seconds")],
+    subject: Annotated[str | None, typer.Option(help="rating subject (default: *any)")] = None,
+    rating_key: Annotated[str | None, typer.Option(help="rating key, e.g. USD or cgrates.org")] = None,
+    tenant: Annotated[str | None, typer.Option(help="rate as this tenant (its key, currency, subject)")] = None,
+    at: Annotated[datetime | None, typer.Option(help="call start, UTC unless a zone is given")] = None,
+) -> None:
+    """Price a call without moving money, with the spans that make up the price.
+
+    Example: commcredits rates quote --rating-key cgrates.org --category call --subject 1001 --destination 1002 --duration 130 --at 2026-01-01T10:00:00
+    """
+    from .cli import emit, friendly, runtime
+
+    @friendly
+    def run() -> None:
+        rt = runtime()
+        when = at or rt.clock.now()
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        emit(rating.quote(rt, OPERATOR, category=category, destination=destination, started_at=when,
+                          duration_seconds=duration, rating_key=rating_key, subject=subject,
+                          tenant_id=tenant))
+
+    run()
