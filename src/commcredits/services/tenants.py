@@ -20,6 +20,7 @@ from ..domain.purchases import TenantFacts, purchase_refusal
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from .principal import Principal, require_operator, require_tenant
 from .runtime import Runtime
+from .subscriptions import check_license_capacity
 
 LICENSES = (
     "communications_credits", "domestic_calling_plan", "international_calling_plan",
@@ -126,6 +127,7 @@ def create_user(
             raise NotFound(f"tenant {tenant_id} not found")
         if tenant_db.user_by_email(conn, tenant_id, user.email):
             raise Conflict(f"a user with e-mail {user.email} already exists in this tenant")
+        check_license_capacity(conn, tenant_id, user.licenses, None)
         tenant_db.insert_user(conn, user)
     return user
 
@@ -153,6 +155,7 @@ def update_user(
             user = replace(user, roles=_roles(list(changes["roles"])))
         if "licenses" in changes:
             user = replace(user, licenses=check_licenses(list(changes["licenses"])))
+            check_license_capacity(conn, tenant_id, user.licenses, user_id)
         if "usage_location" in changes:
             user = replace(user, usage_location=check_country(changes["usage_location"], "usage_location"))
         if "display_name" in changes:

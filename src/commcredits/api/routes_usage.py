@@ -1,0 +1,72 @@
+"""Subscriptions, minute pools, allowances and call records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import Forbidden
+from ..services import charging, subscriptions
+from ..services.principal import require_operator
+from .deps import PrincipalDep, RuntimeDep
+
+router = APIRouter(prefix="/v1", tags=["usage"])
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str
+    quantity: int = Field(ge=0, le=1_000_000)
+
+
+class AllowanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str
+    kind: str
+    country: str = Field(min_length=1, max_length=2)
+    minutes: int = Field(ge=0, le=1_000_000)
+
+
+class CdrBatchIn(BaseModel):
+    records: list[dict[str, Any]] = Field(max_length=10_000)
+
+
+@router.post("/tenants/{tid}/subscriptions", status_code=201)
+def set_subscription(tid: str, body: SubscriptionIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return subscriptions.set_subscription(rt, who, tid, product=body.product, quantity=body.quantity)
+
+
+@router.get("/tenants/{tid}/subscriptions")
+def list_subscriptions(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return subscriptions.list_subscriptions(rt, who, tid)
+
+
+@router.get("/tenants/{tid}/minute-pools")
+def minute_pools(tid: str, rt: RuntimeDep, who: PrincipalDep, period: str | None = None) -> dict[str, Any]:
+    return subscriptions.minute_pools(rt, who, tid, period=period)
+
+
+@router.get("/minute-allowances")
+def list_allowances(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return {"items": subscriptions.list_allowances(rt, who), "next_cursor": None}
+
+
+@router.put("/minute-allowances")
+def set_allowance(body: AllowanceIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return subscriptions.set_allowance(rt, who, **body.model_dump())
+
+
+@router.post("/cdrs")
+def post_cdrs(body: CdrBatchIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    """Charge up to 10,000 call records; each is charged, a duplicate, or rejected with a reason."""
+    if who.kind == "user":
+        raise Forbidden("call records come from the switch or the operator")
+    if who.kind != "switch":
+        require_operator(who)
+    only = who.tenant_id if who.kind == "switch" else None  # a switch token bound to one tenant
+    outcomes = charging.charge_records(rt, body.records, only_tenant=only)
+    results = [o.as_json() for o in outcomes]
+    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("charged", "duplicate", "rejected")}
+    return {"results": results, **counts}
