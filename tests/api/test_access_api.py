@@ -63,8 +63,17 @@ def test_tenant_and_user_validation(api) -> None:
     uid, _ = api.user(tid, [], email="dup@example.com")
     r = api.call("POST", f"/v1/tenants/{tid}/users", json={"email": "dup@example.com", "usage_location": "US"})
     assert r.status_code == 409
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{uid}", json={"licenses": ["international_calling_plan"]})
+    assert r.status_code == 409 and r.json()["code"] == "license_unavailable"  # no subscription yet
+    sub = api.call("POST", f"/v1/tenants/{tid}/subscriptions", json={"product": "international_calling_plan", "quantity": 1})
+    assert sub.status_code == 201, sub.text
     r = api.call("PATCH", f"/v1/tenants/{tid}/users/{uid}", json={"licenses": ["international_calling_plan"], "roles": ["billing_administrator"]})
     assert r.status_code == 200 and r.json()["licenses"] == ["international_calling_plan"]
+    uid2, _ = api.user(tid, [], email="third@example.com")
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{uid2}", json={"licenses": ["international_calling_plan"]})
+    assert r.status_code == 409  # the one license is taken
+    r = api.call("POST", f"/v1/tenants/{tid}/subscriptions", json={"product": "international_calling_plan", "quantity": 0})
+    assert r.status_code == 409  # cannot drop below what is assigned
     api.user(tid, [], email="second@example.com")
     listed = api.call("GET", f"/v1/tenants/{tid}/users?limit=1").json()
     assert len(listed["items"]) == 1 and listed["next_cursor"]
