@@ -74,3 +74,24 @@ def rates_quote(
                           tenant_id=tenant))
 
     run()
+
+
+@rates_app.command("rerate")
+def rates_rerate(
+    start: Annotated[datetime, typer.Option("--from", help="period start (UTC unless a zone is given)")],
+    end: Annotated[datetime, typer.Option("--to", help="period end, exclusive")],
+    tenant: Annotated[str | None, typer.Option(help="only this tenant")] = None,
+) -> None:
+    """Price a period's calls again with the decks now in force; differences become new transactions.
+
+    Example: commcredits rates rerate --from 2026-01-01 --to 2026-02-01
+    """
+    from .cli import emit, friendly, runtime
+    from .services import rerate
+
+    @friendly
+    def run() -> None:
+        aware = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)]
+        emit(rerate.rerate(runtime(), OPERATOR, start=aware[0], end=aware[1], tenant_id=tenant))
+
+    run()

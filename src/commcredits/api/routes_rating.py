@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..services import rating
+from ..services import rating, rerate
 from ..services.principal import require_operator
 from .deps import PrincipalDep, RuntimeDep
 
@@ -49,3 +50,16 @@ def quote(
                         started_at=started_at or rt.clock.now(), duration_seconds=duration_seconds,
                         rating_key=rating_key, subject=subject, tenant_id=tenant_id)
 
+
+
+class RerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+    tenant_id: str | None = None
+
+
+@router.post("/rerate")
+def rerate_period(body: RerateIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    """Price a period's calls again with the decks now in force; differences become new transactions."""
+    return rerate.rerate(rt, who, start=body.start, end=body.end, tenant_id=body.tenant_id)

@@ -1,6 +1,6 @@
 """Credit lots: what a tenant's balance is made of.
 
-A lot is one purchase, auto-recharge or grant. It expires 12 calendar months after purchase
+A lot is one purchase, auto-recharge, grant or re-rating refund. It expires 12 calendar months after purchase
 (the same instant of day; a day that does not exist in the target month falls back to that
 month's last day: 29 Feb -> 28 Feb). Usage draws first-to-expire first, ties broken by the
 older purchase, then the lot id so the order is total. A lot is unusable from the instant it
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-SOURCES = ("purchase", "auto_recharge", "grant")
+SOURCES = ("purchase", "auto_recharge", "grant", "refund")
 
 
 def add_months(instant: datetime, months: int) -> datetime:

@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('transaction_id', sa.BigInteger(), nullable=False),
     sa.Column('expired_transaction_id', sa.BigInteger(), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=False),
-    sa.CheckConstraint("source IN ('auto_recharge', 'grant', 'purchase')", name=op.f('ck_lots_source')),
+    sa.CheckConstraint("source IN ('auto_recharge', 'grant', 'purchase', 'refund')", name=op.f('ck_lots_source')),
     sa.CheckConstraint('amount > 0', name=op.f('ck_lots_amount_positive')),
     sa.CheckConstraint('expires_at > purchased_at', name=op.f('ck_lots_expires_after_purchase')),
     sa.CheckConstraint('remaining >= 0 AND remaining <= amount', name=op.f('ck_lots_remaining_within_amount')),
