@@ -1,9 +1,12 @@
-"""Demo data for `commcredits serve --demo`: one tenant with admins, a card, funds, a grant
-and some usage, so a newcomer sees a living account. Seeded once per database."""
+"""Demo data for `commcredits serve --demo`: a rate deck (invented prices), one tenant with
+admins and callers, a calling-plan subscription, a card, funds, a grant and a day of calls
+charged through the real charging path, so a newcomer sees a living account. Seeded once
+per database."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib.resources import files
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +19,9 @@ from . import funds, payment_methods
 from . import tenants as tenant_svc
 from .principal import OPERATOR
 from .runtime import Runtime
-from .usage_charges import charge_usage
+from .charging import charge_records
+from .rating import import_deck, parse_deck, rating_index
+from .subscriptions import set_subscription
 
 DEMO_NAME = "Contoso Ltd (demo)"
 
@@ -27,17 +32,26 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
         existing = conn.execute(select(tenants.c.id).where(tenants.c.name == DEMO_NAME)).scalar()
     if existing:
         return _admin_token(rt, existing)
+    if not rating_index(rt).decks:
+        card = files("commcredits.demo_data").joinpath("ratecard.csv").read_bytes()
+        import_deck(rt, OPERATOR, parse_deck(format_="ratecard", files={"demo-ratecard.csv": card}))
     tenant = tenant_svc.create_tenant(
         rt, OPERATOR, name=DEMO_NAME, country="US", currency="USD", billing_country="US",
         timezone="America/New_York",
     )
-    tenant_svc.create_user(
+    set_subscription(rt, OPERATOR, tenant.id, product="domestic_calling_plan", quantity=2)
+    admin = tenant_svc.create_user(
         rt, OPERATOR, tenant.id, email="admin@contoso.example", display_name="Megan Bowen",
-        usage_location="US", roles=["global_administrator"], licenses=["communications_credits"],
+        usage_location="US", roles=["global_administrator"],
+        licenses=["domestic_calling_plan", "communications_credits"],
     )
     tenant_svc.create_user(
         rt, OPERATOR, tenant.id, email="billing@contoso.example", display_name="Alex Wilber",
         usage_location="US", roles=["billing_administrator"], licenses=[],
+    )
+    caller = tenant_svc.create_user(
+        rt, OPERATOR, tenant.id, email="lee@contoso.example", display_name="Lee Gu",
+        usage_location="GB", roles=[], licenses=["domestic_calling_plan", "communications_credits"],
     )
     card = payment_methods.add_payment_method(
         rt, OPERATOR, tenant.id, card_number="4242424242424242", exp_month=12,
@@ -47,8 +61,7 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
                     idempotency_key="demo-funds-1")
     funds.grant_credit(rt, OPERATOR, tenant.id, amount="25.00",
                        expires_at=rt.clock.now() + timedelta(days=30), reason="Welcome credit")
-    for i, micros in enumerate((1_250_000, 380_000, 12_600_000)):
-        charge_usage(rt, tenant.id, amount=micros, reference_id=f"demo-call-{i + 1}")
+    charge_records(rt, _demo_calls(rt, tenant.id, admin.id, caller.id))
     return _admin_token(rt, tenant.id)
 
 
@@ -59,3 +72,22 @@ def _admin_token(rt: Runtime, tenant_id: str) -> dict[str, Any]:
         _, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id,
                                   user_id=admin.id)
     return {"tenant_id": tenant_id, "admin_email": "admin@contoso.example", "admin_token": clear}
+
+
+def _demo_calls(rt: Runtime, tenant_id: str, admin_id: str, caller_id: str) -> list[dict[str, Any]]:
+    """A morning of calls: domestic (pool), international and premium (credits), toll-free
+    inbound (credits), an inbound call and an emergency call (free)."""
+    start = rt.clock.now() - timedelta(hours=6)
+    calls = [
+        ("user_out", admin_id, "+12025550123", 420), ("user_out", admin_id, "+442079460000", 754),
+        ("user_out", caller_id, "+442079460000", 300), ("user_out", caller_id, "+4930123456", 185),
+        ("user_out", admin_id, "+19005550100", 95), ("conf_in", None, "+18005550100", 1260),
+        ("user_in", admin_id, "+12025550123", 600), ("user_out", admin_id, "911", 120),
+        ("user_out", caller_id, "+81312345678", 240),
+    ]
+    return [
+        {"id": f"demo-{tenant_id[:8]}-{i}", "tenant_id": tenant_id, "call_type": kind, "caller": "+12025550100",
+         "callee": callee, "started_at": (start + timedelta(minutes=20 * i)).isoformat(),
+         "duration_seconds": seconds, "user_id": user}
+        for i, (kind, user, callee, seconds) in enumerate(calls)
+    ]
