@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from tests.conftest import SHARED
 
 from commcredits.api.app import create_app
 from commcredits.services import audit, rating
 from commcredits.services.principal import OPERATOR
-from tests.conftest import SHARED
 
 AT = "2026-01-20T15:00:00Z"
 MAX_COST_DECK = {

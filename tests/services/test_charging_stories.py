@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import SHARED
 
 from commcredits.db.schema_notify import outbox
 from commcredits.services import balances, funds, payment_methods, rating, subscriptions, tenants
 from commcredits.services.charging import charge_records
 from commcredits.services.principal import OPERATOR
-from tests.conftest import SHARED
 
 CALL_AT = "2026-01-20T15:00:00Z"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.services.test_charging_stories import World
+
 from commcredits.services import audit, balances, rating, rerate
 from commcredits.services.principal import OPERATOR
-from tests.services.test_charging_stories import World
 
 HEADER = "category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from\n"
 

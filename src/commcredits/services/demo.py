@@ -17,10 +17,10 @@ from ..db.engine import read_tx, write_tx
 from ..db.schema import tenants
 from . import funds, payment_methods
 from . import tenants as tenant_svc
-from .principal import OPERATOR
-from .runtime import Runtime
 from .charging import charge_records
+from .principal import OPERATOR
 from .rating import import_deck, parse_deck, rating_index
+from .runtime import Runtime
 from .subscriptions import set_subscription
 
 DEMO_NAME = "Contoso Ltd (demo)"

@@ -32,7 +32,9 @@ from .rating import rating_index
 from .runtime import Runtime
 
 
-def rerate(rt: Runtime, who: Principal, *, start: datetime, end: datetime, tenant_id: str | None = None) -> dict[str, Any]:
+def rerate(
+    rt: Runtime, who: Principal, *, start: datetime, end: datetime, tenant_id: str | None = None
+) -> dict[str, Any]:
     require_operator(who)
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise ValidationError("give an aware from < to, e.g. from=2026-01-01T00:00:00Z")
@@ -54,7 +56,9 @@ def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datet
     with write_tx(rt.engine) as conn:
         tenant = tenant_db.lock(conn, tenant_id)
         assert tenant is not None
-        records = [r for r in usage.records_between(conn, tenant_id, start, end) if r["category"] and r["funding"] != "free"]
+        records = [
+            r for r in usage.records_between(conn, tenant_id, start, end) if r["category"] and r["funding"] != "free"
+        ]
         for rec in records:
             try:
                 new_charge = _price_again(index, tenant.rating_key, tenant.currency, tenant_id, rec)
@@ -74,17 +78,34 @@ def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datet
             credits += diff
             net_credits += diff
             note = json.dumps({"rerated_at": now.isoformat(), "previous_charge": rec["charge"]})
-            usage.update_record_charge(conn, rec["id"], charge=new_charge, credits=credits, postpaid=postpaid, rating=note)
+            usage.update_record_charge(
+                conn, rec["id"], charge=new_charge, credits=credits, postpaid=postpaid, rating=note
+            )
         reference = f"re-rating {start.date()}..{end.date()}: {changed} call(s)"
         if net_credits > 0:
             debit_usage(conn, tenant, amount=net_credits, now=now, reference=reference)
         elif net_credits < 0:
-            credit_new_lot(conn, tenant, type_="refund", source_account="revenue", lot_source="refund",
-                           amount=-net_credits, now=now, expires_at=expiry_for(now), reference=reference)
+            credit_new_lot(
+                conn,
+                tenant,
+                type_="refund",
+                source_account="revenue",
+                lot_source="refund",
+                amount=-net_credits,
+                now=now,
+                expires_at=expiry_for(now),
+                reference=reference,
+            )
     digits = minor_units(tenant.currency)
-    return {"tenant_id": tenant_id, "records": len(records), "changed": changed, "unrated": unrated,
-            "credits_difference": format_micros(net_credits, digits),
-            "postpaid_difference": format_micros(net_postpaid, digits), "currency": tenant.currency}
+    return {
+        "tenant_id": tenant_id,
+        "records": len(records),
+        "changed": changed,
+        "unrated": unrated,
+        "credits_difference": format_micros(net_credits, digits),
+        "postpaid_difference": format_micros(net_postpaid, digits),
+        "currency": tenant.currency,
+    }
 
 
 def _price_again(index: RatingIndex, key: str, currency: str, tenant_id: str, rec: dict[str, Any]) -> int:
@@ -94,8 +115,15 @@ def _price_again(index: RatingIndex, key: str, currency: str, tenant_id: str, re
         return 0
 
     def price(seconds: int) -> int:
-        return price_call(index, rating_key=key, category=rec["category"], subject=tenant_id,
-                          number=rec["callee"], started_at=rec["started_at"], duration_s=seconds,
-                          currency=currency).charge_micros
+        return price_call(
+            index,
+            rating_key=key,
+            category=rec["category"],
+            subject=tenant_id,
+            number=rec["callee"],
+            started_at=rec["started_at"],
+            duration_s=seconds,
+            currency=currency,
+        ).charge_micros
 
     return price(duration) - (price(covered) if covered else 0)

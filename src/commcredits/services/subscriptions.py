@@ -31,7 +31,9 @@ def set_subscription(rt: Runtime, who: Principal, tenant_id: str, *, product: st
             raise NotFound(f"tenant {tenant_id} not found")
         assigned = assigned_count(conn, tenant_id, product)
         if license_overflow(product, assigned, quantity):
-            raise Conflict(f"{assigned} users hold {product}; unassign licenses before lowering the quantity to {quantity}")
+            raise Conflict(
+                f"{assigned} users hold {product}; unassign licenses before lowering the quantity to {quantity}"
+            )
         usage.set_subscription(conn, tenant_id, product, quantity, rt.clock.now())
         quantities = usage.subscription_quantities(conn, tenant_id)
     return {"tenant_id": tenant_id, "items": [{"product": p, "quantity": q} for p, q in sorted(quantities.items())]}
@@ -44,8 +46,10 @@ def list_subscriptions(rt: Runtime, who: Principal, tenant_id: str) -> dict[str,
             raise NotFound(f"tenant {tenant_id} not found")
         quantities = usage.subscription_quantities(conn, tenant_id)
         assigned = {p: assigned_count(conn, tenant_id, p) for p in quantities}
-    return {"tenant_id": tenant_id, "items": [
-        {"product": p, "quantity": q, "assigned": assigned[p]} for p, q in sorted(quantities.items())]}
+    return {
+        "tenant_id": tenant_id,
+        "items": [{"product": p, "quantity": q, "assigned": assigned[p]} for p, q in sorted(quantities.items())],
+    }
 
 
 def assigned_count(conn: Connection, tenant_id: str, product: str, *, except_user: str | None = None) -> int:
@@ -68,7 +72,9 @@ def check_license_capacity(conn: Connection, tenant_id: str, licenses: tuple[str
         if license_overflow(product, assigned, quantities.get(product, 0)):
             raise Conflict(
                 f"no {product} license left: the tenant subscribes to {quantities.get(product, 0)} and "
-                f"{assigned - 1} are assigned", code="license_unavailable")
+                f"{assigned - 1} are assigned",
+                code="license_unavailable",
+            )
 
 
 def current_period(tenant_timezone: str, now: datetime) -> str:
@@ -84,15 +90,25 @@ def minute_pools(rt: Runtime, who: Principal, tenant_id: str, *, period: str | N
         period = period or current_period(tenant.timezone, rt.clock.now())
         if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
             raise ValidationError("period must look like YYYY-MM")
-        sizes = pool_sizes(usage.license_holders(conn, tenant_id), usage.subscription_quantities(conn, tenant_id),
-                           Allowances(usage.allowances(conn)))
+        sizes = pool_sizes(
+            usage.license_holders(conn, tenant_id),
+            usage.subscription_quantities(conn, tenant_id),
+            Allowances(usage.allowances(conn)),
+        )
         used = usage.pool_used(conn, tenant_id, [period])
     items = []
     for key, total in sorted(sizes.items(), key=lambda kv: (kv[0].country, kv[0].product, kv[0].kind)):
         spent = used.get((period, key), 0)
-        items.append({"country": None if key.country == ANY_COUNTRY else key.country, "product": key.product,
-                      "kind": key.kind, "total_minutes": total, "used_minutes": spent,
-                      "available_minutes": max(total - spent, 0)})
+        items.append(
+            {
+                "country": None if key.country == ANY_COUNTRY else key.country,
+                "product": key.product,
+                "kind": key.kind,
+                "total_minutes": total,
+                "used_minutes": spent,
+                "available_minutes": max(total - spent, 0),
+            }
+        )
     return {"tenant_id": tenant_id, "period": period, "items": items}
 
 
@@ -103,7 +119,9 @@ def list_allowances(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
     return [{"product": p, "kind": k, "country": c, "minutes": m} for (p, k, c), m in sorted(table.items())]
 
 
-def set_allowance(rt: Runtime, who: Principal, *, product: str, kind: str, country: str, minutes: int) -> dict[str, Any]:
+def set_allowance(
+    rt: Runtime, who: Principal, *, product: str, kind: str, country: str, minutes: int
+) -> dict[str, Any]:
     """Operator data: minutes per license per month for a product, kind and country ('*' = others)."""
     require_operator(who)
     if product not in PRODUCTS:

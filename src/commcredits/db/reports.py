@@ -1,0 +1,88 @@
+"""Queries behind the PSTN usage report and the funding advice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from .schema import users
+from .schema_usage import call_records
+
+REPORT_COLUMNS = [
+    call_records.c[c]
+    for c in (
+        "id",
+        "call_id",
+        "conference_id",
+        "user_id",
+        "caller",
+        "call_type",
+        "number_type",
+        "domestic",
+        "callee",
+        "destination_country",
+        "started_at",
+        "duration_s",
+        "connect_fee",
+        "charge",
+        "currency",
+        "capability",
+        "funding",
+        "category",
+    )
+]
+
+
+def usage_rows(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    user_id: str | None,
+    call_type: str | None,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Call records of a tenant in (started_at, id) order, with the user's name and location."""
+    stmt = (
+        select(*REPORT_COLUMNS, users.c.email.label("upn"), users.c.display_name, users.c.usage_location)
+        .select_from(call_records.outerjoin(users, users.c.id == call_records.c.user_id))
+        .where(call_records.c.tenant_id == tenant_id)
+        .order_by(call_records.c.started_at, call_records.c.id)
+    )
+    if start is not None:
+        stmt = stmt.where(call_records.c.started_at >= start)
+    if end is not None:
+        stmt = stmt.where(call_records.c.started_at < end)
+    if user_id:
+        stmt = stmt.where(call_records.c.user_id == user_id)
+    if call_type:
+        stmt = stmt.where(call_records.c.call_type == call_type)
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                call_records.c.started_at > after[0],
+                and_(call_records.c.started_at == after[0], call_records.c.id > after[1]),
+            )
+        )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    for row in conn.execution_options(yield_per=1000).execute(stmt):
+        yield dict(row._mapping)
+
+
+def credits_spent(conn: Connection, tenant_id: str, start: datetime, end: datetime) -> tuple[int, datetime | None]:
+    """Credits charged to calls that started in [start, end), and the first such call."""
+    total, first = conn.execute(
+        select(func.coalesce(func.sum(call_records.c.credits_charge), 0), func.min(call_records.c.started_at)).where(
+            call_records.c.tenant_id == tenant_id,
+            call_records.c.started_at >= start,
+            call_records.c.started_at < end,
+            call_records.c.credits_charge > 0,
+        )
+    ).one()
+    return int(total), first
