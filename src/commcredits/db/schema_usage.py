@@ -79,3 +79,14 @@ call_records = Table(
     CheckConstraint("funding IN ('pool', 'credits', 'free', 'postpaid', 'mixed')", name="funding"),
     Index(None, "tenant_id", "started_at"),
 )
+
+statement_items = Table(
+    "statement_items", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "period"),
+)
