@@ -5,6 +5,10 @@ balance_depleted, pool_threshold, funds_expiring, statement_issued. Recipients a
 tenant's users holding an admin role at the moment the event happens. `dedupe_key` makes an
 event idempotent (for example one reminder per lot): enqueueing the same key twice for a
 tenant stores it once.
+
+Each of the tenant's webhooks subscribed to the event gets its delivery row here too, in
+the same transaction, so a webhook registered after the event does not receive it and one
+deleted before it does not either.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from ..db.rows import new_id
 from ..db.schema import users
-from ..db.schema_notify import outbox
+from ..db.schema_notify import outbox, webhook_deliveries, webhooks
 from ..domain.access import is_admin
 
 EVENTS = (
@@ -53,4 +57,20 @@ def enqueue(
             status="pending", attempts=0, created_at=now, next_attempt_at=now,
         )
     )
+    _fan_out_to_webhooks(conn, tenant_id, event, notification_id, now)
     return notification_id
+
+
+def _fan_out_to_webhooks(conn: Connection, tenant_id: str, event: str, notification_id: str, now: datetime) -> None:
+    hooks = conn.execute(
+        select(webhooks.c.id, webhooks.c.events)
+        .where(webhooks.c.tenant_id == tenant_id, webhooks.c.deleted_at.is_(None))
+    )
+    rows = [
+        {"id": new_id(), "webhook_id": hook_id, "notification_id": notification_id,
+         "tenant_id": tenant_id, "event": event, "status": "pending", "attempts": 0,
+         "created_at": now, "next_attempt_at": now}
+        for hook_id, events in hooks if event in json.loads(events)
+    ]
+    if rows:
+        conn.execute(webhook_deliveries.insert(), rows)

@@ -1,0 +1,49 @@
+"""Notifications and webhooks of a tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..services import notifications
+from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
+
+router = APIRouter(prefix="/v1/tenants/{tid}", tags=["notifications"])
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=2000, description="absolute http(s) URL receiving the POSTs")
+    events: list[str] = Field(description="event types, e.g. [\"balance_depleted\", \"auto_recharge_failed\"]")
+
+
+@router.get("/notifications")
+def list_notifications(
+    tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    return notifications.list_notifications(rt, who, tid, cursor=cursor, limit=limit)
+
+
+@router.post("/webhooks", status_code=201)
+def register_webhook(tid: str, body: WebhookIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return notifications.register_webhook(rt, who, tid, url=body.url, events=body.events)
+
+
+@router.get("/webhooks")
+def list_webhooks(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return notifications.list_webhooks(rt, who, tid)
+
+
+@router.get("/webhooks/{wid}/deliveries")
+def list_deliveries(
+    tid: str, wid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    return notifications.list_deliveries(rt, who, tid, wid, cursor=cursor, limit=limit)
+
+
+@router.delete("/webhooks/{wid}", status_code=204)
+def delete_webhook(tid: str, wid: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
+    notifications.delete_webhook(rt, who, tid, wid)
+    return Response(status_code=204)

@@ -1,0 +1,118 @@
+"""What a notification says: subject, plain-text and HTML bodies from Jinja2 templates, and
+the e-mail that carries them.
+
+Each event has `templates/<event>.txt` (whose `subject` block is the subject line) and
+`templates/<event>.html`. Templates see the tenant (`tenant.name`, `tenant.currency`), the
+event's `payload` (amounts as decimal strings in the tenant currency, instants as ISO 8601;
+the fields per event are listed in docs/notifications.md), `admin_url` (what to do next)
+and two helpers: `money("50.00")` -> "50.00 USD" and `when("2026-02-14T10:00:00Z")` ->
+"14 Feb 2026 10:00 UTC". Undefined names are errors, never blanks: a notification that
+cannot be rendered is retried and shows its error in the list instead of going out wrong.
+
+The e-mail's Message-ID and Date derive from the notification (its id and when it
+happened) and so does the MIME boundary, never from the moment of sending: a duplicate
+sent after a crash is byte-for-byte the same message, and receivers can drop it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+_text = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
+                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_html = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=True,
+                    trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    id: str
+    name: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    tenant_id: str
+    event: str
+    payload: dict[str, Any]
+    recipients: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def admin_url(public_url: str, tenant_id: str) -> str:
+    return f"{public_url.rstrip('/')}/admin/tenants/{tenant_id}"
+
+
+def _when(value: str | datetime) -> str:
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return instant.strftime("%d %b %Y %H:%M UTC")
+
+
+def _context(n: Notification, tenant: TenantInfo, public_url: str) -> dict[str, Any]:
+    currency = str(n.payload.get("currency") or tenant.currency)
+    return {
+        "tenant": tenant, "payload": n.payload, "event": n.event, "notification_id": n.id,
+        "currency": currency, "admin_url": admin_url(public_url, tenant.id),
+        "money": lambda amount: f"{amount} {currency}", "when": _when,
+    }
+
+
+def _subject(template: Template, context: dict[str, Any]) -> str:
+    block = template.blocks["subject"]
+    return " ".join("".join(block(template.new_context(context))).split())
+
+
+def render(n: Notification, tenant: TenantInfo, *, public_url: str) -> Rendered:
+    """Subject and bodies of a notification; raises if the payload lacks a needed field."""
+    context = _context(n, tenant, public_url)
+    text = _text.get_template(f"{n.event}.txt")
+    return Rendered(
+        subject=_subject(text, context),
+        text=text.render(context),
+        html=_html.get_template(f"{n.event}.html").render(context),
+    )
+
+
+def render_subject(n: Notification, tenant: TenantInfo, *, public_url: str) -> str:
+    return _subject(_text.get_template(f"{n.event}.txt"), _context(n, tenant, public_url))
+
+
+def message_id(notification_id: str, sender: str) -> str:
+    """A Message-ID that is the same at every attempt: the notification id at the sender's
+    domain."""
+    domain = sender.rsplit("@", 1)[-1].strip(" >") if "@" in sender else "commcredits.invalid"
+    return f"<{notification_id}@{domain}>"
+
+
+def email(n: Notification, rendered: Rendered, *, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = rendered.subject
+    msg["From"] = sender
+    msg["To"] = ", ".join(n.recipients)
+    msg["Date"] = format_datetime(n.created_at)
+    msg["Message-ID"] = message_id(n.id, sender)
+    msg["X-Commcredits-Event"] = n.event
+    msg["X-Commcredits-Notification"] = n.id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    msg.set_boundary(f"=_commcredits_{n.id}")
+    return msg
