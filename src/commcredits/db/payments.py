@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from .schema import payment_attempts, payment_methods
+from .schema import lots, payment_attempts, payment_methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +110,17 @@ def complete_attempt(
             transaction_id=transaction_id, completed_at=now,
         )
     )
+
+
+def method_any(conn: Connection, pm_id: str) -> PaymentMethod | None:
+    """A payment method even if removed since: re-driving an attempt needs its card."""
+    row = conn.execute(select(*_PM_COLUMNS).where(payment_methods.c.id == pm_id)).first()
+    return PaymentMethod(*row) if row else None
+
+
+def credited_lot(conn: Connection, transaction_id: int) -> tuple[str, datetime] | None:
+    """(lot id, expires_at) of the lot a funding transaction created."""
+    row = conn.execute(
+        select(lots.c.id, lots.c.expires_at).where(lots.c.transaction_id == transaction_id)
+    ).first()
+    return (row[0], row[1]) if row else None

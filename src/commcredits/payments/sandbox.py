@@ -2,15 +2,23 @@
 
 The saved card's reference encodes only the behaviour of the test card, never its number.
 Charges are remembered by idempotency key, so a repeated key returns the first result, as a
-real gateway does.
+real gateway does (and, like Stripe, the same key with another amount is refused).
+
+Fault injection, for tests of what a real network does to us (`inject`):
+- `timeout`: the call raises GatewayUnavailable and nothing is charged;
+- `lose_reply`: the charge is made and remembered, then GatewayUnavailable is raised, as if
+  the reply were lost on the way back.
+Faults apply to the next `times` charges (None: until `clear_faults`). `charged_total` and
+`charges` tell tests what the gateway actually took.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from dataclasses import dataclass
 
-from .gateway import CardRejected, ChargeResult, SavedCard
+from .gateway import CardRejected, ChargeResult, GatewayUnavailable, SavedCard
 
 # card number -> (behaviour when saving, behaviour when charging)
 TEST_CARDS: dict[str, tuple[str | None, str | None]] = {
@@ -21,8 +29,11 @@ TEST_CARDS: dict[str, tuple[str | None, str | None]] = {
     "4000000000000069": (None, "expired_card"),
     "4000000000000127": (None, "incorrect_cvc"),
     "4000000000000119": (None, "processing_error"),
-    "4000000000000341": (None, "card_declined"),
+    "4000000000009987": (None, "lost_card"),
+    "4000000000009979": (None, "stolen_card"),
+    "4000000000000341": (None, "card_declined"),  # attaches, but every charge fails
 }
+FAULTS = ("timeout", "lose_reply")
 
 
 def luhn_ok(number: str) -> bool:
@@ -41,12 +52,58 @@ def brand_of(number: str) -> str:
     return "unknown"
 
 
+@dataclass(frozen=True, slots=True)
+class SandboxCharge:
+    idempotency_key: str
+    card_ref: str
+    amount_micros: int
+    currency: str
+    result: ChargeResult
+
+
 class SandboxGateway:
     name = "sandbox"
 
     def __init__(self) -> None:
-        self._charges: dict[str, ChargeResult] = {}
+        self._charges: dict[str, SandboxCharge] = {}
         self._lock = threading.Lock()
+        self._fault: str | None = None
+        self._fault_times: int | None = None
+        self.calls = 0
+
+    # -- fault injection -------------------------------------------------------------------
+
+    def inject(self, fault: str, times: int | None = 1) -> None:
+        """Make the next `times` charge calls fail with `fault` (None: until cleared)."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; use one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._fault, self._fault_times = fault, times
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._fault, self._fault_times = None, None
+
+    def _take_fault(self) -> str | None:
+        fault = self._fault
+        if fault is not None and self._fault_times is not None:
+            self._fault_times -= 1
+            if self._fault_times <= 0:
+                self._fault, self._fault_times = None, None
+        return fault
+
+    # -- what tests read -------------------------------------------------------------------
+
+    @property
+    def charges(self) -> list[SandboxCharge]:
+        with self._lock:
+            return list(self._charges.values())
+
+    def charged_total(self) -> int:
+        """Micros actually taken from cards (successful charges)."""
+        return sum(c.amount_micros for c in self.charges if c.result.succeeded)
+
+    # -- the port --------------------------------------------------------------------------
 
     def save_card(self, *, card_number: str, exp_month: int, exp_year: int, cvc: str) -> SavedCard:
         number = card_number.replace(" ", "").replace("-", "")
@@ -58,18 +115,35 @@ class SandboxGateway:
         ref = f"pm_sandbox_{behaviour}_{secrets.token_hex(6)}"
         return SavedCard(ref, brand_of(number), number[-4:], exp_month, exp_year)
 
+    def update_card(self, *, card_ref: str, exp_month: int, exp_year: int) -> None:
+        if not card_ref.startswith("pm_sandbox_"):
+            raise CardRejected("incorrect_number", "the sandbox does not know this card")
+
+    def remove_card(self, *, card_ref: str) -> None:
+        return None
+
     def charge(
         self, *, card_ref: str, amount_micros: int, currency: str, idempotency_key: str
     ) -> ChargeResult:
         with self._lock:
-            if idempotency_key in self._charges:
-                return self._charges[idempotency_key]
+            self.calls += 1
+            seen = self._charges.get(idempotency_key)
+            if seen is not None:
+                if (seen.amount_micros, seen.currency, seen.card_ref) != (amount_micros, currency, card_ref):
+                    raise ValueError(f"idempotency key {idempotency_key} reused with other parameters")
+                return seen.result
+            fault = self._take_fault()
+            if fault == "timeout":
+                raise GatewayUnavailable("the sandbox gateway timed out (injected fault)")
             behaviour = card_ref.removeprefix("pm_sandbox_").rsplit("_", 1)[0]
             if behaviour == "ok":
                 result = ChargeResult(True, charge_ref=f"ch_sandbox_{secrets.token_hex(8)}")
             else:
                 result = ChargeResult(False, error_code=behaviour, message=_MESSAGES[behaviour])
-            self._charges[idempotency_key] = result
+            self._charges[idempotency_key] = SandboxCharge(idempotency_key, card_ref, amount_micros,
+                                                           currency, result)
+            if fault == "lose_reply":
+                raise GatewayUnavailable("the sandbox gateway's reply was lost (injected fault)")
             return result
 
 
@@ -79,4 +153,6 @@ _MESSAGES = {
     "expired_card": "Your card has expired.",
     "incorrect_cvc": "Your card's security code is incorrect.",
     "processing_error": "An error occurred while processing your card. Try again later.",
+    "lost_card": "Your card was declined (reported lost).",
+    "stolen_card": "Your card was declined (reported stolen).",
 }

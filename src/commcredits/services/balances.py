@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..db import ledger, tenants
+from ..db import receipts as receipt_db
 from ..db.engine import read_tx
 from ..domain.access import VIEW_BILLING
 from ..domain.lots import balance as lots_balance
 from ..domain.money import format_micros, minor_units
 from ..errors import NotFound, ValidationError
+from . import recharge_settings
 from .funds import iso
 from .principal import Principal, require_tenant
 from .runtime import Runtime
@@ -23,6 +25,7 @@ def balance_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         lots = ledger.tenant_lots(conn, tenant_id)
+        recharge = recharge_settings.summary(conn, tenant)
     digits = minor_units(tenant.currency)
     money = lambda micros: format_micros(micros, digits)  # noqa: E731
     balance = lots_balance(lots, tenant.deficit, now)
@@ -45,7 +48,7 @@ def balance_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
             }
             for lot in lots
         ],
-        "auto_recharge": {"enabled": False, "status": "off"},
+        "auto_recharge": recharge,
     }
 
 
@@ -62,11 +65,13 @@ def transactions_view(
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         rows = ledger.list_transactions(conn, tenant_id, before=before, limit=limit + 1)
+        receipt_ids = receipt_db.ids_for_transactions(conn, (t.id for t in rows[:limit]))
     digits = minor_units(tenant.currency)
     items = [
         {"id": str(t.id), "type": t.type, "amount": format_micros(t.amount, digits),
          "balance_after": format_micros(t.balance_after, digits), "currency": tenant.currency,
-         "created_at": iso(t.created_at), "reference": t.reference}
+         "created_at": iso(t.created_at), "reference": t.reference,
+         **({"receipt_id": receipt_ids.get(t.id)} if t.type in ("purchase", "auto_recharge") else {})}
         for t in rows[:limit]
     ]
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None

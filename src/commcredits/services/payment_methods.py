@@ -1,17 +1,31 @@
-"""Saving and removing cards. The number goes to the gateway; we keep brand, last 4 and
-expiry only."""
+"""Saving, updating and removing cards. The number goes to the gateway; we keep brand,
+last 4 and expiry only.
+
+Saving a new card, or a new expiry for a card, resumes a suspended auto-recharge
+(DOMAIN.md): a new card becomes the recharge's card (the old one is what failed), an
+update resumes it only if it is the recharge's own card. The resume is written in the same
+transaction as the card, and the trigger is checked after the commit, so a balance still
+below the trigger is recharged at once. The card an enabled auto-recharge charges cannot be
+removed (409): switch the recharge to another card or turn it off first.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ..db import payments, tenants
+from ..db import recharge as recharge_db
 from ..db.engine import read_tx, write_tx
 from ..db.payments import PaymentMethod
 from ..db.rows import new_id
 from ..domain.access import MANAGE_BILLING
-from ..errors import NotFound, PaymentFailed, ValidationError
-from ..payments.gateway import CardRejected
+from ..domain.recharge import card_saved
+from ..errors import Conflict, NotFound, PaymentFailed, ValidationError
+from ..payments.gateway import CardRejected, GatewayUnavailable
+from .balance_events import balance_changed
 from .principal import Principal, require_tenant
 from .runtime import Runtime
 
@@ -51,8 +65,51 @@ def add_payment_method(
         created_at=rt.clock.now(),
     )
     with write_tx(rt.engine) as conn:
+        if tenants.lock(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
         payments.insert_method(conn, pm)
+        resumed = _resume(rt, conn, tenant_id, pm.id, updated=False)
+    if resumed:
+        balance_changed(rt, tenant_id)
     return pm
+
+
+def update_payment_method(
+    rt: Runtime, who: Principal, tenant_id: str, pm_id: str, *, exp_month: Any, exp_year: Any,
+) -> PaymentMethod:
+    """A new expiry for a saved card (the gateway is told too)."""
+    require_tenant(who, tenant_id, MANAGE_BILLING)
+    month, year = _check_expiry(rt, exp_month, exp_year)
+    with read_tx(rt.engine) as conn:
+        pm = payments.get_method(conn, tenant_id, pm_id)
+    if pm is None:
+        raise NotFound(f"payment method {pm_id} not found")
+    try:
+        rt.gateway.update_card(card_ref=pm.gateway_ref, exp_month=month, exp_year=year)
+    except CardRejected as exc:
+        raise PaymentFailed(exc.message, code=exc.code) from None
+    with write_tx(rt.engine) as conn:
+        if tenants.lock(conn, tenant_id) is None or \
+                not recharge_db.update_method_expiry(conn, tenant_id, pm_id, month, year):
+            raise NotFound(f"payment method {pm_id} not found")
+        resumed = _resume(rt, conn, tenant_id, pm_id, updated=True)
+        updated = payments.get_method(conn, tenant_id, pm_id)
+    assert updated is not None
+    if resumed:
+        balance_changed(rt, tenant_id)
+    return updated
+
+
+def _resume(rt: Runtime, conn: Connection, tenant_id: str, pm_id: str, *, updated: bool) -> bool:
+    """Resume a suspended auto-recharge with this card; True if it was resumed."""
+    row = recharge_db.get(conn, tenant_id)
+    if row is None:
+        return False
+    policy = card_saved(row.policy, pm_id, updated=updated)
+    if policy == row.policy:
+        return False
+    recharge_db.save_policy(conn, tenant_id, policy, rt.clock.now())
+    return True
 
 
 def list_payment_methods(rt: Runtime, who: Principal, tenant_id: str) -> list[PaymentMethod]:
@@ -66,5 +123,18 @@ def list_payment_methods(rt: Runtime, who: Principal, tenant_id: str) -> list[Pa
 def remove_payment_method(rt: Runtime, who: Principal, tenant_id: str, pm_id: str) -> None:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     with write_tx(rt.engine) as conn:
-        if not payments.delete_method(conn, tenant_id, pm_id, rt.clock.now()):
+        if tenants.lock(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        pm = payments.get_method(conn, tenant_id, pm_id)
+        if pm is None:
             raise NotFound(f"payment method {pm_id} not found")
+        if recharge_db.uses_method(conn, tenant_id, pm_id):
+            raise Conflict("auto-recharge charges this card: choose another card for it or turn it off first")
+        payments.delete_method(conn, tenant_id, pm_id, rt.clock.now())
+    try:
+        rt.gateway.remove_card(card_ref=pm.gateway_ref)
+    except GatewayUnavailable as exc:  # our copy is gone; the gateway's is unusable without it
+        log.warning("payment method %s removed here, but the gateway was not told: %s", pm_id, exc)
+
+
+log = logging.getLogger("commcredits.payment_methods")

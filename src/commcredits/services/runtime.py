@@ -40,6 +40,12 @@ class Runtime:
 def _gateway(settings: Settings) -> PaymentGateway:
     if settings.payment_gateway == "sandbox":
         return SandboxGateway()
+    if settings.payment_gateway == "stripe":
+        if not settings.stripe_api_key:
+            raise ValueError("COMMCREDITS_PAYMENT_GATEWAY=stripe needs STRIPE_API_KEY")
+        from ..payments.stripe_gateway import StripeGateway  # the SDK loads only when used
+
+        return StripeGateway(settings.stripe_api_key, api_base=settings.stripe_api_base)
     raise ValueError(
-        f"payment gateway {settings.payment_gateway!r} is not available; use 'sandbox'"
+        f"payment gateway {settings.payment_gateway!r} is not available; use 'sandbox' or 'stripe'"
     )

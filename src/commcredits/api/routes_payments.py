@@ -1,0 +1,65 @@
+"""Auto-recharge settings, card updates and receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+from pydantic import Field
+
+from ..services import payment_methods, receipts, recharge_settings
+from ..web.receipts import render_html, render_pdf
+from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
+from .schemas import In, payment_method_out
+
+router = APIRouter(prefix="/v1/tenants/{tid}", tags=["payments"])
+
+
+class AutoRechargeIn(In):
+    enabled: bool
+    amount: str | None = Field(default=None, description='recharge amount, e.g. "100.00" (>= the minimum purchase)')
+    trigger: str | None = Field(default=None, description='recharge when the balance falls below this, e.g. "50.00"')
+    payment_method_id: str | None = None
+
+
+class PaymentMethodPatch(In):
+    exp_month: int
+    exp_year: int
+
+
+@router.get("/auto-recharge")
+def get_auto_recharge(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return recharge_settings.settings_view(rt, who, tid)
+
+
+@router.put("/auto-recharge")
+def put_auto_recharge(tid: str, body: AutoRechargeIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
+    return recharge_settings.save_settings(rt, who, tid, **body.model_dump())
+
+
+@router.patch("/payment-methods/{pmid}")
+def update_payment_method(
+    tid: str, pmid: str, body: PaymentMethodPatch, rt: RuntimeDep, who: PrincipalDep
+) -> dict[str, Any]:
+    pm = payment_methods.update_payment_method(rt, who, tid, pmid, **body.model_dump())
+    return payment_method_out(pm)
+
+
+@router.get("/receipts")
+def list_receipts(
+    tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
+) -> dict[str, Any]:
+    return receipts.list_receipts(rt, who, tid, cursor=cursor, limit=limit)
+
+
+@router.get("/receipts/{rid}", response_class=Response,
+            responses={200: {"content": {"text/html": {}, "application/pdf": {}}}})
+def get_receipt(
+    tid: str, rid: str, rt: RuntimeDep, who: PrincipalDep,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    receipt = receipts.get_receipt(rt, who, tid, rid)
+    if accept and "application/pdf" in accept:
+        headers = {"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'}
+        return Response(render_pdf(receipt), media_type="application/pdf", headers=headers)
+    return Response(render_html(receipt), media_type="text/html; charset=utf-8")

@@ -1,0 +1,158 @@
+"""A hypothesis state machine mixes usage, manual purchases (good and declined cards, replayed
+keys), auto-recharge settings, new cards, gateway faults (timeouts, lost replies) and clock
+moves, and checks after every step that money charged at the gateway equals money
+credited: every successful gateway charge belongs to an attempt that either credited
+exactly its amount once or is still pending (its outcome unknown to us yet); nothing is
+credited that the gateway did not take; at most one recharge is in flight; and after the
+faults clear and a minute passes, charged == credited exactly. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import Engine, func, select
+from tests.conftest import START, _truncate
+from tests.payments.support import DECLINE, EXPIRED, GOOD, Shop
+
+from commcredits.config import Settings
+from commcredits.db.engine import make_engine
+from commcredits.db.schema import lots, payment_attempts
+from commcredits.domain.money import format_micros
+from commcredits.errors import PaymentFailed
+from commcredits.services import audit, jobs
+from commcredits.services.clock import FixedClock
+from commcredits.services.runtime import Runtime
+
+amounts = st.integers(min_value=50, max_value=300).map(lambda u: format_micros(u * 1_000_000, 2))
+usage = st.integers(min_value=0, max_value=250_00).map(lambda c: format_micros(c * 10_000, 2))
+CARDS = {"good": GOOD, "soft": DECLINE, "hard": EXPIRED}
+
+
+class PaymentsMachine(RuleBasedStateMachine):
+    engine: Engine
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FixedClock(START)
+        rt = Runtime.from_settings(Settings(sandbox=True), engine=self.engine)
+        rt.clock = self.clock
+        if self.engine.dialect.name != "sqlite":
+            _truncate(self.engine)
+        self.shop = Shop(rt)
+        self.cards = {kind: self.shop.card(number) for kind, number in CARDS.items()}
+        self.keys: list[tuple[str, str, str]] = []
+
+    @rule(amount=usage)
+    def use(self, amount: str) -> None:
+        self.shop.use(amount)
+
+    @rule(amount=amounts, card=st.sampled_from(sorted(CARDS)))
+    def purchase(self, amount: str, card: str) -> None:
+        key = f"buy-{len(self.keys)}"
+        self.keys.append((key, amount, self.cards[card]))
+        try:
+            status, _ = self.shop.buy(amount, pm=self.cards[card], key=key)
+        except PaymentFailed as failed:  # the gateway did not answer
+            assert failed.extra.get("retryable")
+            return
+        assert status == (201 if card == "good" else 402)
+
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        if not self.keys:
+            return
+        key, amount, pm = data.draw(st.sampled_from(self.keys))
+        try:
+            self.shop.buy(amount, pm=pm, key=key)
+        except PaymentFailed as failed:
+            assert failed.extra.get("retryable")
+
+    @rule(amount=amounts, trigger=st.integers(0, 200), card=st.sampled_from(sorted(CARDS)), enabled=st.booleans())
+    def configure(self, amount: str, trigger: int, card: str, enabled: bool) -> None:
+        self.shop.settings(amount=amount, trigger=f"{trigger}.00", pm=self.cards[card], enabled=enabled)
+
+    @rule(card=st.sampled_from(sorted(CARDS)))
+    def new_card(self, card: str) -> None:
+        self.cards[card] = self.shop.card(CARDS[card])
+
+    @rule(fault=st.sampled_from(["timeout", "lose_reply"]), times=st.integers(1, 3))
+    def fault(self, fault: str, times: int) -> None:
+        self.shop.gateway.inject(fault, times)
+
+    @rule(minutes=st.sampled_from([0, 1, 2, 30, 61, 360, 420, 1440]))
+    def advance(self, minutes: int) -> None:
+        jobs.move_clock(self.shop.rt, self.clock.now() + timedelta(minutes=minutes))
+
+    @rule()
+    def settle(self) -> None:
+        self.shop.gateway.clear_faults()
+        jobs.move_clock(self.shop.rt, self.clock.now() + timedelta(minutes=2))
+        assert self.pending() == {}
+        assert self.shop.gateway.charged_total() == self.shop.credited()
+
+    def pending(self) -> dict[str, int]:
+        with self.shop.rt.engine.connect() as conn:
+            rows = conn.execute(select(payment_attempts.c.id, payment_attempts.c.amount)
+                                .where(payment_attempts.c.status == "pending")).all()
+        return {i: int(a) for i, a in rows}
+
+    @invariant()
+    def money_charged_equals_money_credited(self) -> None:
+        with self.shop.rt.engine.connect() as conn:
+            attempts = {i: (s, int(a), t) for i, s, a, t in conn.execute(select(
+                payment_attempts.c.id, payment_attempts.c.status, payment_attempts.c.amount,
+                payment_attempts.c.transaction_id))}
+            credited = {int(t): int(a) for t, a in conn.execute(select(lots.c.transaction_id, lots.c.amount)
+                                                                .where(lots.c.source != "grant"))}
+            in_flight = conn.execute(select(func.count()).where(
+                payment_attempts.c.status == "pending", payment_attempts.c.kind == "auto_recharge")).scalar_one()
+        assert in_flight <= 1
+        taken_pending = 0
+        for charge in self.shop.gateway.charges:
+            if not charge.result.succeeded:
+                continue
+            status, amount, txn = attempts[charge.idempotency_key]
+            assert amount == charge.amount_micros
+            assert status in ("succeeded", "pending")
+            if status == "succeeded":
+                assert credited[txn] == amount
+            else:
+                taken_pending += amount
+        succeeded = [a for a in attempts.values() if a[0] == "succeeded"]
+        assert len(succeeded) == len(credited)
+        assert self.shop.gateway.charged_total() == self.shop.credited() + taken_pending
+        assert audit.audit(self.shop.rt)[1] == []
+
+
+def run(machine: type[PaymentsMachine], examples: int) -> None:
+    test = machine.TestCase
+    test.settings = settings(max_examples=examples, stateful_step_count=20, deadline=None,
+                             suppress_health_check=list(HealthCheck))
+    test().runTest()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_payments_state_machine(backend: str, request: pytest.FixtureRequest, sqlite_template: Path) -> None:
+    if backend == "postgres":
+        PaymentsMachine.engine = request.getfixturevalue("pg_engine")
+        run(PaymentsMachine, 12)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        class Fresh(PaymentsMachine):
+            def __init__(self) -> None:
+                path = Path(tmp) / f"db{id(self)}.db"
+                shutil.copy(sqlite_template, path)
+                type(self).engine = make_engine(f"sqlite:///{path}")
+                super().__init__()
+
+            def teardown(self) -> None:
+                self.engine.dispose()
+
+        run(Fresh, 22)
