@@ -7,6 +7,10 @@ through the same charging path as call records (the call id is the record id), t
 releases the hold; both steps are idempotent, so the switch may retry `end` freely. A hold
 the switch never settles expires (`expire_reservations`, run by the jobs).
 
+On SQLite, where one writer holds the database at a time, the call-control writes of one
+process queue on a lock (`_writer`) instead of in SQLite's busy handler, whose sleeps with
+back-off starve callers under concurrency (100 concurrent callers: minutes, then 500s).
+
 Emergency calls are decided before anything touches the database: they are allowed even
 when the database is unreachable (`emergency_decision`). Everything else fails closed: when
 the database cannot be reached the API answers 503 and the switch must deny the call.
@@ -15,16 +19,19 @@ the database cannot be reached the API answers 503 and the switch must deny the 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
-from zoneinfo import ZoneInfo
 
 from ..db import reservations as res_db
 from ..db import tenants as tenant_db
 from ..db import usage
-from ..db.engine import write_tx
+from ..db.engine import read_tx, write_tx
 from ..db.rows import new_id
 from ..db.schema import users
 from ..db.tenants import Tenant
@@ -33,7 +40,7 @@ from ..domain.money import format_micros, minor_units
 from ..domain.numbers import InvalidNumber, is_emergency, parse_number
 from ..domain.plans import Allowances, PoolKey, pool_sizes
 from ..domain.purchases import TenantFacts, purchase_refusal
-from ..domain.rating import NoRate, max_seconds_for, price_call
+from ..domain.rating import NoRate, RatingIndex, max_seconds_for, price_call
 from ..domain.reservations import next_grant
 from ..errors import Forbidden, NotFound, ValidationError
 from .call_records import parse_instant
@@ -45,6 +52,16 @@ from .rating import rating_index
 from .runtime import Runtime
 
 EMERGENCY_EVERYWHERE = frozenset({"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"})
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def _writer(rt: Runtime) -> Iterator[None]:
+    """One call-control writer at a time in this process on SQLite (see the module doc)."""
+    with _SQLITE_WRITER if rt.engine.dialect.name == "sqlite" else nullcontext():
+        yield
 
 
 def emergency_decision(call_id: str, callee: str, caller: str) -> dict[str, Any] | None:
@@ -81,7 +98,8 @@ def authorize(rt: Runtime, who: Principal, body: dict[str, Any]) -> dict[str, An
     check_switch(who, tenant_id)
     started = parse_instant(body["started_at"]) if body.get("started_at") else rt.clock.now()
     now = rt.clock.now()
-    with write_tx(rt.engine) as conn:
+    index = rating_index(rt)  # before the transaction: its refresh must not need a 2nd connection
+    with _writer(rt), write_tx(rt.engine) as conn:
         tenant = tenant_db.lock(conn, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
@@ -90,7 +108,7 @@ def authorize(rt: Runtime, who: Principal, body: dict[str, Any]) -> dict[str, An
             if seen["tenant_id"] != tenant_id:
                 raise ValidationError(f"call id {call_id} belongs to another tenant", code="id_conflict")
             return _replay(seen, tenant)
-        answer, row = _decide(rt, conn, tenant, body, started, now)
+        answer, row = _decide(rt, index, conn, tenant, body, started, now)
         row.update(call_id=call_id, tenant_id=tenant_id, started_at=started, created_at=now,
                    call_type=body["call_type"], caller=str(body.get("caller") or ""),
                    callee=str(body["callee"]), user_id=body.get("user_id"), organizer_id=body.get("organizer_id"),
@@ -117,7 +135,7 @@ def _context(conn: Connection, tenant: Tenant, holder_id: str | None) -> tuple[s
     return location, licenses, products
 
 
-def _decide(rt: Runtime, conn: Connection, tenant: Tenant, body: dict[str, Any], started: datetime,
+def _decide(rt: Runtime, index: RatingIndex, conn: Connection, tenant: Tenant, body: dict[str, Any], started: datetime,
             now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     call_id, call_type = str(body["call_id"]), str(body["call_type"])
     holder = body.get("organizer_id") if call_type == "conf_out" else body.get("user_id")
@@ -134,10 +152,12 @@ def _decide(rt: Runtime, conn: Connection, tenant: Tenant, body: dict[str, Any],
     base = {"id": row_id, "funding": None, "amount": 0, "granted_s": None, "pool_minutes": 0, "pool_period": None,
             "pool_product": None, "pool_kind": None, "pool_country": None}
 
-    def allow(reason: str, funding: str, max_s: int | None, hold: int = 0, ttl_s: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def allow(reason: str, funding: str, max_s: int | None, hold: int = 0,
+              ttl_s: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
         expires = now + timedelta(seconds=(max_s + settings.reservation_grace_seconds) if max_s is not None
                                   else (ttl_s or settings.reservation_ttl_seconds))
-        reservation = {"id": row_id, "amount": format_micros(hold, minor_units(tenant.currency)), "expires_at": iso(expires)}
+        reservation = {"id": row_id, "amount": format_micros(hold, minor_units(tenant.currency)),
+                       "expires_at": iso(expires)}
         row = {**base, "decision": "allow", "reason": reason, "funding": funding, "amount": hold,
                "granted_s": max_s, "status": "active", "expires_at": expires}
         return _answer(call_id, "allow", reason, max_s, funding, reservation, tenant.currency), row
@@ -148,7 +168,7 @@ def _decide(rt: Runtime, conn: Connection, tenant: Tenant, body: dict[str, Any],
 
     if route.payer == "free":
         return allow(route.reason, "free", None)
-    pricer = _pricer(rt, tenant, route, started)
+    pricer = _pricer(index, tenant, route, started)
     try:
         pricer(0)
     except NoRate:
@@ -168,7 +188,7 @@ def _decide(rt: Runtime, conn: Connection, tenant: Tenant, body: dict[str, Any],
     if tenant.billing_mode == "migrating" and available <= 0:
         return allow("postpaid", "postpaid", None)
     grant = next_grant(granted_s=0, held=0, available=available, chunk_s=settings.call_chunk_seconds,
-                       full=body.get("reserve") == "full", affordable=_affordable(rt, tenant, route, started),
+                       full=body.get("reserve") == "full", affordable=_affordable(rt, index, tenant, route, started),
                        price=pricer)
     if grant is None:
         refusal = purchase_refusal(TenantFacts(tenant.country, tenant.billing_country, tenant.billing_mode,
@@ -180,9 +200,7 @@ def _decide(rt: Runtime, conn: Connection, tenant: Tenant, body: dict[str, Any],
     return allow("credits", "credits", grant.seconds, grant.hold)
 
 
-def _pricer(rt: Runtime, tenant: Tenant, route: Route, started: datetime) -> Any:
-    index = rating_index(rt)
-
+def _pricer(index: RatingIndex, tenant: Tenant, route: Route, started: datetime) -> Any:
     def price(seconds: int) -> int:
         return price_call(index, rating_key=tenant.rating_key, category=route.category or "", subject=tenant.id,
                           number=route.rate_number, started_at=started, duration_s=seconds,
@@ -190,9 +208,7 @@ def _pricer(rt: Runtime, tenant: Tenant, route: Route, started: datetime) -> Any
     return price
 
 
-def _affordable(rt: Runtime, tenant: Tenant, route: Route, started: datetime) -> Any:
-    index = rating_index(rt)
-
+def _affordable(rt: Runtime, index: RatingIndex, tenant: Tenant, route: Route, started: datetime) -> Any:
     def affordable(budget: int) -> int | None:
         return max_seconds_for(index, rating_key=tenant.rating_key, category=route.category or "",
                                subject=tenant.id, number=route.rate_number, started_at=started,
@@ -221,7 +237,8 @@ def _pool_grant(conn: Connection, tenant: Tenant, route: Route, started: datetim
 def extend(rt: Runtime, who: Principal, call_id: str, *, reserve: str | None = None) -> dict[str, Any]:
     """More time for a call in progress: the next chunk (or everything affordable)."""
     now = rt.clock.now()
-    with write_tx(rt.engine) as conn:
+    index = rating_index(rt)
+    with _writer(rt), write_tx(rt.engine) as conn:
         row = _reservation(conn, who, call_id)
         tenant = tenant_db.lock(conn, row["tenant_id"])
         assert tenant is not None
@@ -237,8 +254,8 @@ def extend(rt: Runtime, who: Principal, call_id: str, *, reserve: str | None = N
         available = balance_of(conn, tenant, now) - tenant.reserved
         grant = next_grant(granted_s=row["granted_s"], held=row["amount"], available=available,
                            chunk_s=rt.settings.call_chunk_seconds, full=reserve == "full",
-                           affordable=_affordable(rt, tenant, route, row["started_at"]),
-                           price=_pricer(rt, tenant, route, row["started_at"]))
+                           affordable=_affordable(rt, index, tenant, route, row["started_at"]),
+                           price=_pricer(index, tenant, route, row["started_at"]))
         granted, hold = (row["granted_s"], row["amount"]) if grant is None else (grant.seconds, grant.hold)
         expires = row["started_at"] + timedelta(seconds=granted + rt.settings.reservation_grace_seconds)
         expires = max(expires, now + timedelta(seconds=rt.settings.reservation_grace_seconds))
@@ -285,16 +302,17 @@ def end(rt: Runtime, who: Principal, call_id: str, *, duration_seconds: int, end
     """Settle a call: charge the real duration (idempotent on the call id), release the hold."""
     if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int) or duration_seconds < 0:
         raise ValidationError("duration_seconds must be a whole number >= 0")
-    with write_tx(rt.engine) as conn:
+    with read_tx(rt.engine) as conn:
         row = _reservation(conn, who, call_id)
     record = {"id": call_id, "tenant_id": row["tenant_id"], "call_type": row["call_type"], "caller": row["caller"],
               "callee": row["callee"], "started_at": row["started_at"], "duration_seconds": duration_seconds,
               "user_id": row["user_id"], "organizer_id": row["organizer_id"], "call_id": call_id}
     if ended_at is not None and duration_seconds:
         record["started_at"] = parse_instant(ended_at) - timedelta(seconds=duration_seconds)
-    outcome = charge_records(rt, [record])[0].as_json()
+    with _writer(rt):
+        outcome = charge_records(rt, [record])[0].as_json()
     now = rt.clock.now()
-    with write_tx(rt.engine) as conn:
+    with _writer(rt), write_tx(rt.engine) as conn:
         tenant = tenant_db.lock(conn, row["tenant_id"])
         assert tenant is not None
         current = res_db.get(conn, call_id)
@@ -309,12 +327,10 @@ def end(rt: Runtime, who: Principal, call_id: str, *, duration_seconds: int, end
 def expire_reservations(rt: Runtime, now: datetime) -> int:
     """Release holds the switch never settled (job)."""
     done = 0
-    from ..db.engine import read_tx
-
     with read_tx(rt.engine) as conn:
         due = res_db.due(conn, now)
     for row in due:
-        with write_tx(rt.engine) as conn:
+        with _writer(rt), write_tx(rt.engine) as conn:
             tenant_db.lock(conn, row["tenant_id"])
             current = res_db.get(conn, row["call_id"])
             if current and current["status"] == "active" and current["expires_at"] <= now:
