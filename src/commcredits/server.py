@@ -37,7 +37,9 @@ def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False) -> None
             print(f"  admin token: {seeded['admin_token']}")
             auth = f"Authorization: Bearer {seeded['admin_token']}"
             print(f"  try: curl -H '{auth}' {base}/v1/tenants/{seeded['tenant_id']}/balance")
-    print(f"API reference: {base}/docs")
+            login = f"e-mail {seeded['admin_email']}, password {seeded['admin_password']}"
+            print(f"  admin center: {base}/admin/  ({login})")
+    print(f"API reference: {base}/docs   admin center: {base}/admin/")
     stop = threading.Event()
     thread = threading.Thread(target=_job_loop, args=(rt, stop), daemon=True, name="jobs")
     thread.start()

@@ -6,7 +6,21 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..services.runtime import Runtime
-from . import problems, routes_money, routes_ops, routes_rating, routes_tenants
+from ..web import password_api
+from ..web.app import create_web_app
+from . import (
+    problems,
+    routes_billing,
+    routes_calls,
+    routes_money,
+    routes_notify,
+    routes_ops,
+    routes_payments,
+    routes_rating,
+    routes_reports,
+    routes_tenants,
+    routes_usage,
+)
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -17,6 +31,9 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     app.state.runtime = rt
     problems.install(app)
-    for module in (routes_tenants, routes_money, routes_rating, routes_ops):
+    for module in (routes_calls, routes_billing, routes_tenants, routes_money, routes_payments, routes_rating,
+                   routes_reports, routes_usage, routes_notify, routes_ops):
         app.include_router(module.router)
+    app.include_router(password_api.router)
+    app.mount("/admin", create_web_app(rt))  # the web admin center (web/)
     return app

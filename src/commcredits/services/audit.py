@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from ..db import reservations
 from ..db.engine import read_tx
 from ..db.schema import lots, postings, tenants, transactions
 from ..domain import invariants as inv
@@ -16,8 +17,13 @@ def audit(rt: Runtime) -> tuple[int, list[str]]:
     """Return (number of tenants checked, violations)."""
     violations: list[str] = []
     with read_tx(rt.engine) as conn:
-        tenant_rows = conn.execute(select(tenants.c.id, tenants.c.deficit).order_by(tenants.c.id)).all()
-        for tenant_id, deficit in tenant_rows:
+        tenant_rows = conn.execute(
+            select(tenants.c.id, tenants.c.deficit, tenants.c.reserved).order_by(tenants.c.id)).all()
+        held = reservations.reserved_sums(conn)
+        for tenant_id, deficit, reserved in tenant_rows:
+            if reserved != held.get(tenant_id, 0):
+                violations.append(f"tenant {tenant_id}: reserved {reserved} but active reservations hold "
+                                  f"{held.get(tenant_id, 0)}")
             facts = [
                 inv.PostingFact(*row)
                 for row in conn.execute(

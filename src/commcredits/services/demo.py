@@ -15,7 +15,7 @@ from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.schema import tenants
-from . import funds, payment_methods
+from . import funds, payment_methods, web_auth
 from . import tenants as tenant_svc
 from .charging import charge_records
 from .principal import OPERATOR
@@ -24,6 +24,7 @@ from .runtime import Runtime
 from .subscriptions import set_subscription
 
 DEMO_NAME = "Contoso Ltd (demo)"
+DEMO_PASSWORD = "contoso-demo-admin"  # the demo admin's web password (admin center at /admin)
 
 
 def seed_demo(rt: Runtime) -> dict[str, Any] | None:
@@ -71,7 +72,10 @@ def _admin_token(rt: Runtime, tenant_id: str) -> dict[str, Any]:
         assert admin is not None
         _, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id,
                                   user_id=admin.id)
-    return {"tenant_id": tenant_id, "admin_email": "admin@contoso.example", "admin_token": clear}
+    if not web_auth.has_password(rt, admin.id):  # set once, so a restart keeps the admin logged in
+        web_auth.set_password(rt, OPERATOR, tenant_id, admin.id, DEMO_PASSWORD)
+    return {"tenant_id": tenant_id, "admin_email": "admin@contoso.example", "admin_token": clear,
+            "admin_password": DEMO_PASSWORD}
 
 
 def _demo_calls(rt: Runtime, tenant_id: str, admin_id: str, caller_id: str) -> list[dict[str, Any]]:

@@ -3,8 +3,10 @@
 `run_due_jobs` runs everything due at the clock's now; `serve` calls it every few seconds and
 `commcredits jobs run` / `POST /v1/jobs/run` on demand. Jobs are idempotent: running them
 twice, or from two processes at once, changes nothing the second time. Moving the sandbox
-clock walks through every instant at which something fell due (each lot's expiry) and runs
-the jobs there, so the journal reads as if the service had been running all along.
+clock walks through every instant at which something fell due (each lot's expiry, and its
+funds-expiring reminder 30 days before, each auto-recharge retry, and the minute after
+which a pending payment attempt is re-driven) and runs the jobs there, so the journal and the
+notifications read as if the service had been running all along.
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..db import ledger, tenants
+from ..db import ledger, reservations, tenants
 from ..db.engine import read_tx, write_tx
 from ..errors import ValidationError
+from . import auto_recharge, notifications
+from .balance_events import balance_changed
+from .call_control import expire_reservations
+from .statements import issue_statements, next_month_start
 from .clock import FixedClock, SandboxClock
+from .funds_expiring import next_reminder, remind_expiring_funds
 from .ledger_ops import forfeit_lot
 from .runtime import Runtime
 
@@ -32,18 +39,31 @@ def sweep_expired(rt: Runtime, now: datetime) -> int:
             with write_tx(rt.engine) as conn:
                 tenant = tenants.lock(conn, tenant_id)
                 assert tenant is not None
-                if forfeit_lot(conn, tenant, lot_id, now) is not None:
-                    done += 1
+                forfeited = forfeit_lot(conn, tenant, lot_id, now) is not None
+            if forfeited:
+                done += 1
+                balance_changed(rt, tenant_id)  # after the commit: may fire auto-recharge
 
 
 def run_due_jobs(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
     now = now or rt.clock.now()
-    return {"now": now.isoformat(), "expired_lots": sweep_expired(rt, now)}
+    recovered = auto_recharge.recover(rt, now)  # attempts left pending first, then new work
+    return {"now": now.isoformat(), "recovered_payments": recovered,
+            "expired_lots": sweep_expired(rt, now),
+            "expired_reservations": expire_reservations(rt, now),
+            "statements_issued": issue_statements(rt, now),
+            "recharge_retries": auto_recharge.run_retries(rt, now),
+            "funds_expiring_reminders": remind_expiring_funds(rt, now),
+            "notifications": notifications.dispatch(rt, now)}
 
 
 def next_due(rt: Runtime, after: datetime) -> datetime | None:
     with read_tx(rt.engine) as conn:
-        return ledger.next_expiry(conn, after)
+        instants = [ledger.next_expiry(conn, after), next_reminder(conn, after),
+                    reservations.next_expiry(conn, after)]
+    instants.append(auto_recharge.next_due(rt, after))  # recharge retries, stale attempts
+    instants.append(next_month_start(rt, after))  # post-paid statements are issued then
+    return min((i for i in instants if i is not None), default=None)
 
 
 def move_clock(rt: Runtime, target: datetime) -> dict[str, Any]:
