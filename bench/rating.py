@@ -5,6 +5,12 @@ varying length under each; 60/60, 60/1, 30/6 and 1/1 billing mixed), imports it 
 text, builds the RatingIndex, then prices random numbers under those prefixes on one core.
 Prints one JSON object.
 
+`single_span_quotes_per_second` is the one-call API (`price_call`, one keyword call per
+quote, `started_at` a datetime): the figure the issue's target is about.
+`batch_single_span_quotes_per_second` is the bulk API (`price_calls`) on the same calls, in
+batches of 1,000 of one tenant given as (number, epoch seconds, duration) tuples, every
+result kept until its batch is done (as call-record ingestion and re-rating would).
+
     .venv/bin/python bench/rating.py --prefixes 50000 --quotes 200000
 """
 
@@ -20,7 +26,13 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from commcredits.domain.rating import RatingIndex, max_seconds_for, price_call
+from commcredits.domain.rating import (
+    RatingIndex,
+    epoch_seconds,
+    max_seconds_for,
+    price_call,
+    price_calls,
+)
 from commcredits.rating_import import load_ratecard
 
 COUNTRY_CODES = (
@@ -93,6 +105,17 @@ def quote_rate(index: RatingIndex, calls: list[tuple[str, int]], multi: bool = F
     return len(calls) / (time.perf_counter() - start)
 
 
+def batch_rate(index: RatingIndex, calls: list[tuple[str, int]], size: int = 1000) -> float:
+    t0 = epoch_seconds(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    batches = [[(number, t0, duration) for number, duration in calls[i:i + size]]
+               for i in range(0, len(calls), size)]
+    start = time.perf_counter()
+    for batch in batches:
+        price_calls(index, rating_key="USD", category="outbound", subject="tenant-1",
+                    calls=batch)
+    return len(calls) / (time.perf_counter() - start)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prefixes", type=int, default=50_000)
@@ -106,6 +129,7 @@ def main() -> None:
     calls = make_calls(prefixes, initial, args.quotes, rng)
     quote_rate(index, calls[:5000])  # warm caches
     qps = quote_rate(index, calls)
+    batch_qps = batch_rate(index, calls)
     multi_qps = quote_rate(index, calls[: max(1, args.quotes // 10)], multi=True)
     at = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     auth_calls = calls[:2000]
@@ -120,6 +144,7 @@ def main() -> None:
         "prefixes": len(prefixes), "quotes": len(calls),
         "import_seconds": round(import_s, 3),
         "single_span_quotes_per_second": round(qps),
+        "batch_single_span_quotes_per_second": round(batch_qps),
         "multi_span_quotes_per_second": round(multi_qps),
         "max_seconds_for_per_second": round(auth_per_s),
         "index_bytes": memory,

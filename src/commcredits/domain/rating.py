@@ -9,10 +9,12 @@ rationals; the connect fee of the first span is added once, a `free` max cost ca
 total, and the total is rounded once (the first span's method and decimals, at most 6) into
 integer micros.
 
-The common case is one span (the whole call within the first rate group and no boundary):
-`price_call` prices it inline with a handful of integer operations and returns a
-`RatedCall` whose span is rebuilt only if asked for. Longer calls go through `_walk`, which
-sums exact `Fraction`s.
+The common case is one span (the whole call within the first rate group and no boundary)
+at a prefix whose choice cannot depend on the time: `price_call` prices it inline from the
+matched prefix's precomputed `Quick` with a handful of integer operations and returns a
+flat `RatedCall` tuple whose span is rebuilt only if asked for. Anything else goes through
+`_general` (`RatingIndex.resolve`, then `_walk`, which sums exact `Fraction`s).
+`price_calls` is the same fast path in a loop over many calls of one tenant (docs/rating.md).
 
 `max_seconds_for` binary-searches the (monotone) price for the longest duration an amount
 buys, never beyond a `disconnect` max cost; a search is ~20 pricings.
@@ -21,11 +23,21 @@ buys, never beyond a `disconnect` max cost; a search is ~20 pricings.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
 from datetime import datetime
 from fractions import Fraction
 
 from commcredits.domain.rating_deck import Deck
-from commcredits.domain.rating_index import Choice, RatingIndex, Resolution
+from commcredits.domain.rating_index import (
+    DOWN,
+    HALF_UP,
+    HALF_UP_EVEN,
+    UP,
+    Choice,
+    RatingIndex,
+    Resolution,
+    Step,
+)
 from commcredits.domain.rating_model import (
     ANY,
     ANY_TIMING,
@@ -42,12 +54,13 @@ from commcredits.domain.rating_model import (
     Timing,
 )
 from commcredits.domain.rating_result import RatedCall, Span
-from commcredits.domain.rating_timing import EPOCH, SECOND, epoch_seconds
+from commcredits.domain.rating_timing import EPOCH, epoch_seconds
 
 __all__ = [
     "ANY", "ANY_TIMING", "Deck", "DeckError", "Destination", "DestinationRate", "NoRate",
     "PlanEntry", "Rate", "RateGroup", "RatedCall", "RatingError", "RatingIndex", "RatingPlan",
-    "RatingProfile", "Span", "Timing", "max_seconds_for", "price_call",
+    "RatingProfile", "Span", "Timing", "epoch_seconds", "max_seconds_for", "price_call",
+    "price_calls",
 ]
 
 DEFAULT_LIMIT_S = 86_400
@@ -74,9 +87,9 @@ def _finish(res: Resolution, duration: int, billed: int, num: int, den: int,
     choice = res.choice
     cap = choice.max_micros
     if cap is not None and choice.strategy == "free" and num > cap * den:
-        return RatedCall(_round(cap, 1, choice), duration, billed, True, cap, 1, res, spans)
+        return RatedCall(_round(cap, 1, choice), duration, billed, True, cap, 1, *res, spans)
     return RatedCall(_round(num, den, choice) if num else 0, duration, billed, False, num, den,
-                     res, spans)
+                     *res, spans)
 
 
 def _walk(index: RatingIndex, query: tuple[str, str, str, str, str | None],
@@ -112,6 +125,36 @@ def _no_rate(key: str, category: str, subject: str, digits: str,
                   f"subject {subject!r}){extra}")
 
 
+_new = tuple.__new__  # builds a named tuple without its Python-level __new__
+
+
+def _general(index: RatingIndex, key: str, category: str, subject: str, digits: str, t0: int,
+             duration_s: int, currency: str | None) -> RatedCall:
+    """Price a call the general way: resolve (timings included), then one or more spans."""
+    res = index.resolve(key, category, subject, digits, t0, currency)
+    if res is None:
+        raise _no_rate(key, category, subject, digits, currency)
+    if duration_s == 0:
+        return RatedCall(0, 0, 0, False, 0, 1, *res, ())
+    rate = res.choice.rate
+    if duration_s > rate.single_until or t0 + duration_s > res.until:
+        return _walk(index, (key, category, subject, digits, currency), res, t0, duration_s)
+    g = rate.first  # one span: the whole call in the first group, no boundary crossed
+    billed = -(-duration_s // g.increment_s) * g.increment_s
+    den = g.mden
+    num = rate.connect_micros * den + g.mnum * billed
+    return _finish(res, duration_s, billed, num, den, None)
+
+
+# The fast path (`price_call`, and the same lines in `price_calls`' loop: a function call
+# per quote is measurable, so it is written out twice; test_rating_batch checks they agree).
+# The first subject of the chain whose plan has a prefix of the number (or a *any
+# destination) prices it; when that choice cannot depend on the time and the call lies
+# wholly in its first rate group and ends before the chain may change, `Quick` prices it
+# with a few integer operations. Anything else goes through `_general` (timings, several
+# spans) or `_walk`/`_finish`, exactly as before.
+
+
 def price_call(index: RatingIndex, *, rating_key: str, category: str, subject: str,
                number: str, started_at: datetime, duration_s: int,
                currency: str | None = None) -> RatedCall:
@@ -120,35 +163,126 @@ def price_call(index: RatingIndex, *, rating_key: str, category: str, subject: s
     `number` is E.164 ("+4420...") or its digits; `started_at` an aware datetime (rated to
     the second); `currency`, when given, only accepts profiles from decks in that currency.
     """
-    if type(duration_s) is not int or duration_s < 0:
+    if duration_s.__class__ is not int or duration_s < 0:
         raise RatingError("duration_s must be an int >= 0")
-    digits = number[1:] if number[:1] == "+" else number
     try:
-        t0 = (started_at - EPOCH) // SECOND
-    except TypeError:
+        delta = started_at - EPOCH  # days and 0 <= seconds < 86400: the floor, exactly
+        t0: int = delta.days * 86_400 + delta.seconds
+    except (TypeError, AttributeError):
         raise RatingError("started_at must be an aware datetime") from None
-    res = index.resolve(rating_key, category, subject, digits, t0, currency)
-    if res is None:
-        raise _no_rate(rating_key, category, subject, digits, currency)
+    chain = index.memo.get((rating_key, category, subject, currency))
+    if chain is None or not chain.lo <= t0 < chain.hi:
+        chain = index.chain_at(rating_key, category, subject, t0, currency)
+    digits = number[1:] if number[:1] == "+" else number
+    n = len(digits)
+    quick = None
+    for table, lengths, longest, upto, quick, s, act in chain.steps:  # noqa: B007 (s, act used below)
+        for length in lengths if n >= longest else upto[n]:
+            found = table.get(digits[:length])
+            if found is not None:
+                quick = found
+                break
+        if quick is not None:
+            break
+    if quick is None:
+        return _general(index, rating_key, category, subject, digits, t0, duration_s, currency)
+    single_until, inc, den, base, mnum, mode, step, q, half, choice, cands = quick
+    if choice is None:  # mode TIMED: the choice depends on the time
+        return _general(index, rating_key, category, subject, digits, t0, duration_s, currency)
+    hi = chain.hi
     if duration_s == 0:
-        return RatedCall(0, 0, 0, False, 0, 1, res, ())
-    rate = res.choice.rate
-    if duration_s > rate.single_until or t0 + duration_s > res.until:
-        query = (rating_key, category, subject, digits, currency)
-        return _walk(index, query, res, t0, duration_s)
-    g = rate.first  # one span: the whole call in the first group, no boundary crossed
-    billed = -(-duration_s // g.increment_s) * g.increment_s
-    den = g.mden
-    num = rate.connect_micros * den + g.mnum * billed
-    choice = res.choice
-    if choice.strategy != "none":
-        return _finish(res, duration_s, billed, num, den, None)
-    step = choice.step
-    q = den * step
-    method = choice.method
-    r = -(-num // q) if method == "up" else num // q if method == "down" else (
-        (2 * num + q) // (2 * q))
-    return RatedCall(r * step, duration_s, billed, False, num, den, res)
+        return _new(RatedCall, (0, 0, 0, False, 0, 1, choice, cands, act, s, hi, ()))
+    if duration_s > single_until or t0 + duration_s > hi:
+        return _walk(index, (rating_key, category, subject, digits, currency),
+                     Resolution(choice, cands, act, s, hi), t0, duration_s)
+    billed = -(-duration_s // inc) * inc
+    num = base + mnum * billed
+    if mode == HALF_UP_EVEN:
+        r = (num + half) // q
+    elif mode == UP:
+        r = -(-num // q)
+    elif mode == DOWN:
+        r = num // q
+    elif mode == HALF_UP:
+        r = (2 * num + q) // (2 * q)
+    else:  # FINISH: a free max cost may cap it
+        return _finish(Resolution(choice, cands, act, s, hi), duration_s, billed, num, den,
+                       None)
+    return _new(RatedCall, (r * step, duration_s, billed, False, num, den, choice, cands, act,
+                            s, hi, None))
+
+
+def price_calls(index: RatingIndex, *, rating_key: str, category: str, subject: str,
+                calls: Iterable[tuple[str, int, int]],
+                currency: str | None = None) -> list[RatedCall | NoRate]:
+    """Price many calls of one (rating key, category, subject, currency) at once.
+
+    Each call is `(number, started_at, duration_s)` with `started_at` in integer epoch
+    seconds (`epoch_seconds(aware_datetime)`). The result is in the order of `calls`: the
+    `RatedCall` that `price_call` returns for that call, or the `NoRate` it raises (so one
+    unrated call does not stop the batch). Invalid arguments raise `RatingError`.
+    Bulk rating (call-record ingestion, re-rating) saves the per-call keyword call, the
+    datetime arithmetic and the profile-chain lookup.
+    """
+    out: list[RatedCall | NoRate] = []
+    append = out.append
+    steps: tuple[Step, ...] = ()
+    lo = hi = 0
+    for number, t0, duration_s in calls:
+        if duration_s.__class__ is not int or duration_s < 0:
+            raise RatingError("duration_s must be an int >= 0")
+        if t0.__class__ is not int:
+            raise RatingError("started_at must be an int (epoch seconds)")
+        if not lo <= t0 < hi:
+            chain = index.chain_at(rating_key, category, subject, t0, currency)
+            steps, lo, hi = chain.steps, chain.lo, chain.hi
+        digits = number[1:] if number[:1] == "+" else number
+        try:
+            n = len(digits)
+            quick = None
+            for table, lengths, longest, upto, quick, s, act in steps:  # noqa: B007 (s, act used below)
+                for length in lengths if n >= longest else upto[n]:
+                    found = table.get(digits[:length])
+                    if found is not None:
+                        quick = found
+                        break
+                if quick is not None:
+                    break
+            if quick is None:
+                append(_general(index, rating_key, category, subject, digits, t0, duration_s,
+                                currency))
+                continue
+            single_until, inc, den, base, mnum, mode, step, q, half, choice, cands = quick
+            if choice is None:
+                append(_general(index, rating_key, category, subject, digits, t0, duration_s,
+                                currency))
+                continue
+            if duration_s == 0:
+                append(_new(RatedCall, (0, 0, 0, False, 0, 1, choice, cands, act, s, hi, ())))
+                continue
+            if duration_s > single_until or t0 + duration_s > hi:
+                append(_walk(index, (rating_key, category, subject, digits, currency),
+                             Resolution(choice, cands, act, s, hi), t0, duration_s))
+                continue
+            billed = -(-duration_s // inc) * inc
+            num = base + mnum * billed
+            if mode == HALF_UP_EVEN:
+                r = (num + half) // q
+            elif mode == UP:
+                r = -(-num // q)
+            elif mode == DOWN:
+                r = num // q
+            elif mode == HALF_UP:
+                r = (2 * num + q) // (2 * q)
+            else:
+                append(_finish(Resolution(choice, cands, act, s, hi), duration_s, billed, num,
+                               den, None))
+                continue
+            append(_new(RatedCall, (r * step, duration_s, billed, False, num, den, choice,
+                                    cands, act, s, hi, None)))
+        except NoRate as e:
+            append(e)
+    return out
 
 
 def max_seconds_for(index: RatingIndex, *, rating_key: str, category: str, subject: str,

@@ -1,12 +1,12 @@
 """RatingIndex: decks compiled for fast lookups, merged by version.
 
-Compilation turns each deck's plans into a dict prefix -> `Candidates` (the plan entries
-for that prefix, best weight first), so a longest-prefix match is at most one dict lookup
-per distinct prefix length in the plan (about 15 for E.164). Rates become `CRate`s with
-integer arithmetic ready for the hot path: a group's exact cost in micros is
-`mnum * billed_seconds / mden`. Candidates whose choice cannot depend on the time (the top
-weight has only `*any` timings) carry it in `static`, so a single-span quote never touches a
-calendar.
+Compilation turns each deck's plans into a dict prefix -> `Quick` (the plan entries for
+that prefix as `Candidates`, best weight first, with the single-span pricing figures
+precomputed), so a longest-prefix match is at most one dict lookup per distinct prefix
+length in the plan (about 15 for E.164). Rates become `CRate`s with integer arithmetic
+ready for the hot path: a group's exact cost in micros is `mnum * billed_seconds / mden`.
+Candidates whose choice cannot depend on the time (the top weight has only `*any` timings)
+carry it in `static`, so a single-span quote never touches a calendar.
 
 Ids are namespaced by the deck they come from (plans are compiled per deck and referenced
 by object), so two decks cannot collide. Profiles from every deck are merged into one table
@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from commcredits.domain.rating_deck import Deck
 from commcredits.domain.rating_model import (
@@ -82,7 +83,11 @@ class Choice:
 
 
 class Candidates:
-    """The choices for one prefix of one plan, best weight first."""
+    """The choices for one prefix of one plan, best weight first.
+
+    `static` is the choice when it cannot depend on the time (the top weight has only
+    `*any` timings), so a single-span quote never touches a calendar.
+    """
 
     __slots__ = ("choices", "prefix", "static")
 
@@ -98,30 +103,86 @@ class Candidates:
         self.static = choices[0] if all(c.timing.is_any for c in top) else None
 
 
+# How a single-span quote rounds (`Quick.mode`). HALF_UP_EVEN: half up with an even `q`,
+# (2n + q) // 2q == (n + q/2) // q. FINISH: a `free` max cost may cap the total (rating._finish).
+# TIMED: the choice depends on the time (rating_timing.select_in_force).
+UP, DOWN, HALF_UP, HALF_UP_EVEN, FINISH, TIMED = range(6)
+
+
+class Quick(NamedTuple):
+    """What a plan's prefix dict holds: `cands`, with its single-span pricing precomputed.
+
+    For a static choice, a call of d <= `single_until` seconds (wholly in the first rate
+    group) bills b = ceil(d / `increment`) * `increment`; its exact total is
+    (`base` + `mnum` * b) / `den` micros, rounded with `mode` to a multiple of `step`
+    (`q` = `den` * `step`, `half` = q // 2). One tuple, read with one unpack: the hot path
+    touches no other object of the plan (each would be one more cache miss).
+    """
+
+    single_until: int
+    increment: int
+    den: int
+    base: int
+    mnum: int
+    mode: int
+    step: int
+    q: int
+    half: int
+    choice: Choice | None
+    cands: Candidates
+
+
+def quick_for(cands: Candidates, ints: dict[int, int]) -> Quick:
+    """`cands` with its single-span figures (`ints` interns equal numbers across a deck)."""
+    choice = cands.static
+    if choice is None:
+        return Quick(0, 1, 1, 0, 0, TIMED, 1, 1, 0, None, cands)
+    rate = choice.rate
+    g = rate.first
+    q = g.mden * choice.step
+    if choice.strategy == "free":
+        mode = FINISH
+    elif choice.method == "half_up":
+        mode = HALF_UP_EVEN if q % 2 == 0 else HALF_UP
+    else:
+        mode = UP if choice.method == "up" else DOWN
+    n = ints.setdefault
+    return Quick(n(rate.single_until, rate.single_until), g.increment_s, n(g.mden, g.mden),
+                 n(rate.connect_micros * g.mden, rate.connect_micros * g.mden),
+                 n(g.mnum, g.mnum), mode, choice.step, n(q, q), n(q // 2, q // 2), choice,
+                 cands)
+
+
 class CompiledPlan:
     """A plan's prefixes in one dict; `lengths` are the distinct prefix lengths, longest first.
 
-    (A binary search over lengths with marker entries was measured slower in CPython: real
-    numbers usually match within the first few lengths tried.)
+    `table` maps each prefix to its `Quick` (candidates and precomputed figures), `any` is
+    the `*any` destination's; `upto[n]` are the lengths <= n (numbers shorter than the
+    longest prefix).
     """
 
-    __slots__ = ("any", "clock", "id", "lengths", "prefixes")
+    __slots__ = ("any", "clock", "id", "lengths", "table", "upto")
 
     def __init__(self, plan_id: str, clock: LocalClock, prefixes: dict[str, Candidates],
-                 any_cands: Candidates | None) -> None:
-        self.id, self.clock, self.prefixes, self.any = plan_id, clock, prefixes, any_cands
+                 any_cands: Candidates | None, ints: dict[int, int] | None = None) -> None:
+        ints = {} if ints is None else ints
+        self.id, self.clock = plan_id, clock
+        self.table = {p: quick_for(c, ints) for p, c in prefixes.items()}
+        self.any = quick_for(any_cands, ints) if any_cands is not None else None
         self.lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+        longest = self.lengths[0] if self.lengths else 0
+        self.upto = tuple(tuple(n for n in self.lengths if n <= k) for k in range(longest))
 
     def match(self, digits: str) -> Candidates | None:
         """Longest prefix of `digits` with a rate in this plan, else the *any destination."""
-        prefixes = self.prefixes
+        table = self.table
         n = len(digits)
         for length in self.lengths:
             if length <= n:
-                found = prefixes.get(digits[:length])
+                found = table.get(digits[:length])
                 if found is not None:
-                    return found
-        return self.any
+                    return found.cands
+        return self.any.cands if self.any is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,29 +202,42 @@ class ProfileLine:
         self.acts = [by_start[s] for s in self.starts]
 
 
+# One chain item as the hot path reads it: the plan's prefix table, its lengths (longest
+# first), the longest length, `upto`, its *any destination, the subject and activation.
+Step = tuple[dict[str, Quick], tuple[int, ...], int, tuple[tuple[int, ...], ...],
+             Quick | None, str, Activation]
+
+
 class Chain:
     """Subjects and their activations in force over [lo, hi), in fallback order."""
 
-    __slots__ = ("hi", "items", "lo")
+    __slots__ = ("hi", "items", "lo", "steps")
 
     def __init__(self, lo: int, hi: int, items: tuple[tuple[str, Activation], ...]) -> None:
         self.lo, self.hi, self.items = lo, hi, items
+        self.steps: tuple[Step, ...] = tuple(
+            (a.plan.table, a.plan.lengths, len(a.plan.upto), a.plan.upto, a.plan.any, s, a)
+            for s, a in items)
 
 
-class Resolution:
-    """What prices the call from instant t, and the instant (`until`) it may change."""
+class Resolution(NamedTuple):
+    """What prices the call from instant t, and the instant (`until`) it may change.
 
-    __slots__ = ("act", "cands", "choice", "subject", "until")
+    A named tuple: the hot path builds one per call with `tuple.__new__`, far cheaper than
+    an object with an `__init__`.
+    """
 
-    def __init__(self, choice: Choice, cands: Candidates, act: Activation, subject: str,
-                 until: int) -> None:
-        self.choice, self.cands, self.act, self.subject, self.until = (
-            choice, cands, act, subject, until)
+    choice: Choice
+    cands: Candidates
+    act: Activation
+    subject: str
+    until: int
 
 
 def compile_deck(deck: Deck) -> dict[str, CompiledPlan]:
     """Compile every rating plan of a deck (ids resolved within the deck only)."""
     clock = clock_for(deck.timezone)
+    ints: dict[int, int] = {}
     destinations = {d.id: d for d in deck.destinations}
     rates = {r.id: CRate(r) for r in deck.rates}
     timings = {t.id: t for t in deck.timings}
@@ -187,17 +261,19 @@ def compile_deck(deck: Deck) -> dict[str, CompiledPlan]:
                     by_prefix.setdefault(p, []).append(choice)
         plans[plan.id] = CompiledPlan(
             plan.id, clock, {p: Candidates(p, cs) for p, cs in by_prefix.items()},
-            Candidates(None, any_choices) if any_choices else None)
+            Candidates(None, any_choices) if any_choices else None, ints)
     return plans
 
 
 class RatingIndex:
     """Compiled, merged decks; see the module docstring."""
 
-    __slots__ = ("_acts", "_decks", "_lines", "_memo")
+    __slots__ = ("_acts", "_decks", "_lines", "memo")
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, str, str, str | None], Chain] = {}
+        # (key, category, subject, currency) -> the last chain resolved; read directly by
+        # rating.price_call's fast path, refreshed through `chain_at`.
+        self.memo: dict[tuple[str, str, str, str | None], Chain] = {}
         self._decks: tuple[Deck, ...] = ()
         self._acts: dict[tuple[str, str, str], dict[int, Activation]] = {}
         self._lines: dict[tuple[str, str, str], ProfileLine] = {}
@@ -239,12 +315,12 @@ class RatingIndex:
                  currency: str | None) -> Chain:
         """The activations in force at `t` for subject, its fallbacks, then *any (memoised)."""
         memo_key = (key, category, subject, currency)
-        chain = self._memo.get(memo_key)
+        chain = self.memo.get(memo_key)
         if chain is None or not chain.lo <= t < chain.hi:
             chain = self._chain(key, category, subject, t, currency)
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            self._memo[memo_key] = chain
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[memo_key] = chain
         return chain
 
     def _chain(self, key: str, category: str, subject: str, t: int,
@@ -277,7 +353,7 @@ class RatingIndex:
     def resolve(self, key: str, category: str, subject: str, digits: str, t: int,
                 currency: str | None) -> Resolution | None:
         """The choice pricing `digits` at `t`: first subject in the chain whose plan has one."""
-        chain = self._memo.get((key, category, subject, currency))
+        chain = self.memo.get((key, category, subject, currency))
         if chain is None or not chain.lo <= t < chain.hi:
             chain = self.chain_at(key, category, subject, t, currency)
         until = chain.hi

@@ -2,9 +2,10 @@
 
 Both are immutable named tuples rather than frozen dataclasses: a frozen dataclass pays an
 `object.__setattr__` per field, which alone would cost more than the whole single-span
-quote. `RatedCall` keeps the few figures computed per call plus `basis` (the compiled
-resolution that priced it); the explanation (destination, prefix, rate, deck, rounding) is
-read from `basis` on demand, and a single-span call's span is rebuilt on demand.
+quote. `RatedCall` keeps the few figures computed per call plus the compiled resolution that
+priced it, flattened into the same tuple (one allocation per call; `basis` rebuilds the
+`Resolution`); the explanation (destination, prefix, rate, deck, rounding) is read from it
+on demand, and a single-span call's span is rebuilt on demand.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
-from commcredits.domain.rating_index import Resolution
+from commcredits.domain.rating_index import Activation, Candidates, Choice, Resolution
 from commcredits.domain.rating_model import ANY
 
 MICROS = 1_000_000
@@ -44,7 +45,11 @@ class _Figures(NamedTuple):
     capped: bool
     exact_num: int
     exact_den: int
-    basis: Resolution
+    choice: Choice  # the resolution that priced the call (see `basis`)
+    candidates: Candidates
+    activation: Activation
+    subject: str  # the profile subject that priced the call (the caller's, a fallback or *any)
+    until: int
     span_list: tuple[Span, ...] | None = None
 
 
@@ -58,6 +63,12 @@ class RatedCall(_Figures):
     __slots__ = ()
 
     @property
+    def basis(self) -> Resolution:
+        """The compiled resolution that priced the call (at its start)."""
+        return Resolution(self.choice, self.candidates, self.activation, self.subject,
+                          self.until)
+
+    @property
     def exact_total(self) -> Fraction:
         return Fraction(self.exact_num, self.exact_den * MICROS)
 
@@ -65,65 +76,60 @@ class RatedCall(_Figures):
     def spans(self) -> tuple[Span, ...]:
         if self.span_list is not None:
             return self.span_list
-        g = self.basis.choice.rate.first
+        g = self.choice.rate.first
         return (Span(0, self.duration_s, self.billed_seconds, g.rate, g.unit_s, g.increment_s,
                      0, self.rate_id, self.destination_rate_id),)
 
     @property
     def currency(self) -> str:
-        return self.basis.act.deck.currency
+        return self.activation.deck.currency
 
     @property
     def connect_fee_micros(self) -> int:
-        return self.basis.choice.rate.connect_micros if self.duration_s else 0
+        return self.choice.rate.connect_micros if self.duration_s else 0
 
     @property
     def destination_id(self) -> str:
-        dest = self.basis.choice.destination
+        dest = self.choice.destination
         return dest.id if dest else ANY
 
     @property
     def destination_name(self) -> str:
-        dest = self.basis.choice.destination
+        dest = self.choice.destination
         return dest.name if dest else ""
 
     @property
     def prefix(self) -> str | None:
         """The matched prefix; None when the plan's *any destination priced the call."""
-        return self.basis.cands.prefix
+        return self.candidates.prefix
 
     @property
     def rate_id(self) -> str:
-        return self.basis.choice.rate.id
+        return self.choice.rate.id
 
     @property
     def destination_rate_id(self) -> str:
-        return self.basis.choice.dr.id
+        return self.choice.dr.id
 
     @property
     def rating_plan_id(self) -> str:
-        return self.basis.choice.plan_id
-
-    @property
-    def subject(self) -> str:
-        """The profile subject that priced the call (the caller's, a fallback or *any)."""
-        return self.basis.subject
+        return self.choice.plan_id
 
     @property
     def deck(self) -> str:
-        return self.basis.act.deck.name
+        return self.activation.deck.name
 
     @property
     def deck_version(self) -> int:
-        return self.basis.act.deck.version
+        return self.activation.deck.version
 
     @property
     def rounding(self) -> str:
-        return self.basis.choice.method
+        return self.choice.method
 
     @property
     def decimals(self) -> int:
-        return min(self.basis.choice.dr.decimals, 6)
+        return min(self.choice.dr.decimals, 6)
 
     def explain(self) -> dict[str, object]:
         """A JSON-ready explanation of the price (amounts as exact decimal strings)."""
