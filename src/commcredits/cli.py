@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from .cli_payments import payments_app
 from .cli_rating import rates_app
 from .config import Settings
 from .errors import CommCreditsError
@@ -37,6 +38,8 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(funds_app, name="funds")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(rates_app, name="rates")
+app.add_typer(__import__("commcredits.cli_cdrs", fromlist=["cdrs_app"]).cdrs_app, name="cdrs")
+app.add_typer(payments_app, name="payments")
 err = Console(stderr=True)
 
 
@@ -179,6 +182,25 @@ def tenants_add_user(
     if token:
         out["token"] = tenant_svc.issue_user_token(rt, OPERATOR, tenant_id, user.id)["token"]
     emit(out)
+
+
+@tenants_app.command("set-password")
+@friendly
+def tenants_set_password(
+    tenant_id: str,
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          help="12 characters or more; asked for when not given")],
+) -> None:
+    """Set a user's password for the web admin center (/admin); ends the user's web sessions.
+
+    Example: commcredits tenants set-password 6f1c...e2 ann@contoso.example
+    """
+    from .services import web_auth
+
+    rt = runtime()
+    user_id = web_auth.set_password_by_email(rt, OPERATOR, tenant_id, email, password)
+    emit({"id": user_id, "email": email.strip().lower(), "password": "set"})
 
 
 @funds_app.command("add-card")

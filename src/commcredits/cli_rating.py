@@ -60,7 +60,8 @@ def rates_quote(
 ) -> None:
     """Price a call without moving money, with the spans that make up the price.
 
-    Example: commcredits rates quote --rating-key cgrates.org --category call --subject 1001 --destination 1002 --duration 130 --at 2026-01-01T10:00:00
+    Example: commcredits rates quote --rating-key cgrates.org --category call --subject 1001
+    --destination 1002 --duration 130 --at 2026-01-01T10:00:00
     """
     from .cli import emit, friendly, runtime
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from tests.conftest import SHARED
+from tests.services.test_charging_stories import World
 
 from commcredits.db.schema_notify import outbox
 from commcredits.services import rating
 from commcredits.services.principal import OPERATOR
-from tests.conftest import SHARED
-from tests.services.test_charging_stories import World
 
 
 def setup(rt):  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from ..domain.journal import Entry
 from ..domain.lots import Lot
@@ -172,3 +172,60 @@ def transaction_by_key(conn: Connection, tenant_id: str, key: str) -> Txn | None
 
 def deficit_of(conn: Connection, tenant_id: str) -> int:
     return int(conn.execute(select(tenants.c.deficit).where(tenants.c.id == tenant_id)).scalar_one())
+
+
+# --- batches: many tenants' entries with one statement per table (usage charging) ---------
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One tenant's entry within a batch; it creates no lot."""
+
+    tenant_id: str
+    entry: Entry
+    balance_after: int
+    idempotency_key: str | None = None
+
+
+def usable_lots_of_tenants(conn: Connection, tenant_ids: list[str]) -> dict[str, list[Lot]]:
+    """Each tenant's lots that still hold money, in draw order (as `tenant_lots`)."""
+    out: dict[str, list[Lot]] = {tid: [] for tid in tenant_ids}
+    for start in range(0, len(tenant_ids), 900):
+        stmt = (select(lots).where(lots.c.tenant_id.in_(tenant_ids[start:start + 900]), lots.c.remaining > 0)
+                .order_by(lots.c.tenant_id, lots.c.expires_at, lots.c.purchased_at))
+        for row in conn.execute(stmt):
+            out[row.tenant_id].append(_lot(row))
+    return out
+
+
+def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> list[int]:
+    """Store many balanced entries and apply them, as `post` does for one, with one
+    statement per table; return the transaction ids in the order of `items`."""
+    if not items:
+        return []
+    ids = list(conn.execute(
+        transactions.insert().returning(transactions.c.id, sort_by_parameter_order=True),
+        [{"tenant_id": it.tenant_id, "type": it.entry.type, "amount": it.entry.balance_change,
+          "balance_after": it.balance_after, "created_at": now, "reference": it.entry.reference,
+          "idempotency_key": it.idempotency_key} for it in items],
+    ).scalars())
+    conn.execute(postings.insert(), [
+        {"transaction_id": txn_id, "tenant_id": it.tenant_id, "account": p.account, "lot_id": p.lot_id,
+         "amount": p.amount}
+        for txn_id, it in zip(ids, items, strict=True) for p in it.entry.postings])
+    by_lot: dict[str, int] = {}
+    deficits: dict[str, int] = {}
+    for it in items:
+        for p in it.entry.postings:
+            if p.account == "lot":
+                assert p.lot_id is not None
+                by_lot[p.lot_id] = by_lot.get(p.lot_id, 0) + p.amount
+            elif p.account == "deficit":
+                deficits[it.tenant_id] = deficits.get(it.tenant_id, 0) - p.amount
+    if by_lot:
+        conn.execute(update(lots).where(lots.c.id == bindparam("lot"))
+                     .values(remaining=lots.c.remaining + bindparam("delta")),
+                     [{"lot": k, "delta": v} for k, v in by_lot.items()])
+    if changed := [{"tid": k, "delta": v} for k, v in deficits.items() if v]:
+        conn.execute(update(tenants).where(tenants.c.id == bindparam("tid"))
+                     .values(deficit=tenants.c.deficit + bindparam("delta")), changed)
+    return [int(i) for i in ids]

@@ -1,43 +1,55 @@
 """Charging call records: who pays, minute pools, credits, the post-paid statement.
 
-One tenant's records in a batch are charged in ONE database transaction: the tenant row is
-locked, records already stored are answered as duplicates (the record id is the idempotency
-key), each new record is routed (domain/funding.py), priced (domain/rating.py) and split
-(domain/charging.py); then a single usage journal entry draws the batch's credits from the
-lots (first-to-expire first, the rest a deficit: usage is never dropped for lack of money),
-and the records, pool usage and notifications are written before the commit. A crash
-before the commit leaves nothing; sending the same records again charges each exactly once.
+A batch of records (one `POST /v1/cdrs`, one slice of an ingested file) is charged in ONE
+database transaction, whatever tenants it touches (DESIGN.md "Hot paths batch"): the
+batch's tenant rows are locked in id order, and what the decisions need is read with one
+statement per table (tenants, users, subscriptions, pool usage, lots, stored records). Each
+new record is routed (domain/funding.py), priced (domain/rating.py) and split
+(domain/charging.py) in memory, one tenant's records in input order, tenants in order of
+first appearance. Then one usage journal entry per tenant draws its credits from the lots
+(first-to-expire first, the rest a deficit: usage is never dropped for lack of money), and
+the entries, records, pool usage and notifications are written, one statement per table,
+before the commit. A crash before the commit leaves nothing; sending the same records again
+charges each exactly once (the record id is the idempotency key). After the commit the
+tenants that paid credits and have auto-recharge settings get their recharge check.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from ..db import tenants, usage
-from ..db.engine import write_tx
-from ..db.schema import users
+from ..db import ledger, tenants, usage
+from ..db.engine import run_write
 from ..db.tenants import Tenant
 from ..domain.charging import Split, split_call
 from ..domain.funding import LICENSE, CallFacts, Route, route_call
+from ..domain.journal import usage_entry
+from ..domain.lots import Lot, balance, plan_draw
 from ..domain.money import format_micros, minor_units
 from ..domain.numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
 from ..domain.plans import Allowances, PoolKey, pool_sizes, threshold_crossed
 from ..domain.rating import NoRate, RatingIndex, price_call
 from ..notify.outbox import enqueue
 from .call_records import CallRecord, Rejected, parse_record
-from .ledger_ops import balance_of, debit_usage
 from .rating import rating_index
 from .runtime import Runtime
 
 PoolSlot = tuple[str, PoolKey]  # (period YYYY-MM in the tenant's zone, pool)
+Items = dict[str, list[tuple[int, CallRecord]]]  # tenant id -> (input position, record)
+_ROW = ("id", "tenant_id", "call_id", "conference_id", "call_type", "user_id", "organizer_id", "caller",
+        "callee", "destination_country", "number_type", "domestic", "started_at", "duration_s", "category",
+        "funding", "capability", "pool_minutes", "charge", "credits_charge", "postpaid_charge", "connect_fee",
+        "currency", "rating")
+_CREDITS = _ROW.index("credits_charge")
+_NO_LICENSES: frozenset[str] = frozenset()
+assert (*_ROW, "transaction_id", "created_at") == usage.RECORD_COLUMNS, "call_records columns changed"
 
 
 @dataclass
@@ -62,20 +74,46 @@ class Outcome:
                 "pool_minutes": self.pool_minutes}
 
 
+class _LocalMonth:
+    """The calendar month ("YYYY-MM") of instants in one time zone. It remembers the UTC
+    bounds of the last month it found, so records of the same month (nearly all of a batch)
+    need no time-zone conversion; a local month only ever follows the one before it."""
+
+    __slots__ = ("end", "label", "start", "zone")
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone, self.label = zone, ""
+        self.start = self.end = datetime.max.replace(tzinfo=UTC)
+
+    def __call__(self, instant: datetime) -> str:
+        if self.start <= instant < self.end:
+            return self.label
+        local = instant.astimezone(self.zone)
+        label = local.strftime("%Y-%m")
+        year, month = divmod(local.year * 12 + local.month, 12)  # the next month, 1-based
+        try:
+            start = datetime(local.year, local.month, 1, tzinfo=self.zone).astimezone(UTC)
+            end = datetime(year, month + 1, 1, tzinfo=self.zone).astimezone(UTC)
+        except (OverflowError, ValueError):  # the last month a datetime can hold
+            return label
+        if start <= instant < end:
+            self.start, self.end, self.label = start, end, label
+        return label
+
+
 @dataclass
-class _Batch:
-    """What one tenant's transaction accumulates before it writes."""
+class _Book:
+    """What the batch knows and accumulates about one tenant."""
 
     tenant: Tenant
-    zone: ZoneInfo
+    period: _LocalMonth
     products: frozenset[str]
     sizes: dict[PoolKey, int]
     used_before: dict[PoolSlot, int]
     used: dict[PoolSlot, int]
+    lots: list[Lot]
     spendable: int
-    people: dict[str, tuple[str, frozenset[str]]]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
     credits: int = 0
     switched_to_postpaid: bool = False
 
@@ -89,95 +127,125 @@ def charge_records(
 ) -> list[Outcome]:
     """Charge a batch of records; the outcomes come back in input order. With `only_tenant`
     (a switch token bound to one tenant) other tenants' records are rejected."""
+    return charge_parsed(rt, [parse_record(r) for r in raw_records], only_tenant=only_tenant)
+
+
+def charge_parsed(
+    rt: Runtime, parsed: Sequence[CallRecord | Rejected], *, only_tenant: str | None = None
+) -> list[Outcome]:
+    """`charge_records` for records already checked by `call_records.parse_record`."""
     from .balance_events import balance_changed
 
-    parsed = [parse_record(r) for r in raw_records]
-    results: dict[int, Outcome] = {}
-    by_tenant: dict[str, list[tuple[int, CallRecord]]] = defaultdict(list)
+    outcomes: list[Outcome] = [_NOT_YET] * len(parsed)
+    by_tenant: Items = defaultdict(list)
     for i, rec in enumerate(parsed):
         if isinstance(rec, Rejected):
-            results[i] = _reject(rec.id, rec.code, rec.detail)
+            outcomes[i] = _reject(rec.id, rec.code, rec.detail)
         elif only_tenant and rec.tenant_id != only_tenant:
-            results[i] = _reject(rec.id, "forbidden", "this switch token may only post its own tenant's records")
+            outcomes[i] = _reject(rec.id, "forbidden", "this switch token may only post its own tenant's records")
         else:
             by_tenant[rec.tenant_id].append((i, rec))
-    index = rating_index(rt) if by_tenant else None
-    for tenant_id, items in by_tenant.items():
-        assert index is not None
-        charged_credits = False
-        with write_tx(rt.engine) as conn:
-            tenant = tenants.lock(conn, tenant_id)
-            if tenant is None:
-                results.update((i, _reject(r.id, "unknown_tenant", f"tenant {tenant_id} not found")) for i, r in items)
-                continue
-            batch = _load(conn, tenant, items, rt.clock.now())
-            stored = usage.existing_records(conn, [r.id for _, r in items])
-            for i, rec in items:
-                results[i] = _charge_one(index, batch, rec, stored)
-            if batch.rows:
-                _write(conn, batch, rt.clock.now())
-            charged_credits = batch.credits > 0
-        if charged_credits:
+    if by_tenant:
+        index = rating_index(rt)
+        recharge = run_write(rt.engine, _charge_batch, index, by_tenant, outcomes, rt.clock.now())
+        for tenant_id in recharge:
             balance_changed(rt, tenant_id)
-    return [results[i] for i in range(len(parsed))]
+    return outcomes
+
+
+_NOT_YET = Outcome("", "rejected", error={"code": "internal", "detail": "not charged"})
 
 
 def _reject(record_id: str, code: str, detail: str) -> Outcome:
     return Outcome(record_id, "rejected", error={"code": code, "detail": detail})
 
 
-def _load(conn: Connection, tenant: Tenant, items: list[tuple[int, CallRecord]], now: datetime) -> _Batch:
-    zone = ZoneInfo(tenant.timezone)
-    periods = {r.started_at.astimezone(zone).strftime("%Y-%m") for _, r in items}
-    used = usage.pool_used(conn, tenant.id, periods)
-    quantities = usage.subscription_quantities(conn, tenant.id)
-    sizes = pool_sizes(usage.license_holders(conn, tenant.id), quantities, Allowances(usage.allowances(conn)))
-    ids = {u for _, r in items for u in (r.user_id, r.organizer_id) if u}
-    people: dict[str, tuple[str, frozenset[str]]] = {}
-    if ids:
-        rows = conn.execute(select(users.c.id, users.c.usage_location, users.c.licenses)
-                            .where(users.c.tenant_id == tenant.id, users.c.id.in_(sorted(ids))))
-        people = {uid: (loc, frozenset(json.loads(lic))) for uid, loc, lic in rows}
-    products = frozenset(p for p, q in quantities.items() if q > 0)
-    return _Batch(tenant, zone, products, sizes, used, dict(used), balance_of(conn, tenant, now), people)
+def _charge_batch(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
+                  now: datetime) -> list[str]:
+    """Decide and write the whole batch; return the tenants due an auto-recharge check."""
+    found = usage.lock_tenants(conn, by_tenant)
+    books = _load(conn, found, by_tenant, now)
+    records = [r for items in by_tenant.values() for _, r in items]
+    people = usage.users_by_id(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
+    stored = usage.existing_records(conn, [r.id for r in records])
+    seen: dict[str, tuple[str, Outcome]] = {}
+    for tenant_id, items in by_tenant.items():
+        book = books.get(tenant_id)
+        for i, rec in items:
+            outcomes[i] = (_charge_one(index, book, rec, stored, seen, people) if book is not None else
+                           _reject(rec.id, "unknown_tenant", f"tenant {tenant_id} not found"))
+    _write(conn, list(books.values()), now)
+    paying = [b.tenant.id for b in books.values() if b.credits > 0]
+    with_recharge = usage.tenants_with_auto_recharge(conn, paying)
+    return [t for t in paying if t in with_recharge]
 
 
-def _charge_one(index: RatingIndex, batch: _Batch, rec: CallRecord, stored: dict[str, dict[str, Any]]) -> Outcome:
-    tenant = batch.tenant
+def _load(conn: Connection, found: dict[str, Tenant], by_tenant: Items, now: datetime) -> dict[str, _Book]:
+    ids = [tid for tid in by_tenant if tid in found]
+    months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
+    periods = {months[tid](r.started_at) for tid in ids for _, r in by_tenant[tid]}
+    used = usage.pool_used_of_tenants(conn, ids, periods)
+    quantities = usage.subscriptions_of_tenants(conn, ids)
+    holders = usage.license_holders_of_tenants(conn, ids)
+    allowances = Allowances(usage.allowances(conn))
+    lots = ledger.usable_lots_of_tenants(conn, ids)
+    books: dict[str, _Book] = {}
+    for tid in ids:
+        tenant, owned = found[tid], quantities.get(tid, {})
+        before = dict(used.get(tid, {}))
+        books[tid] = _Book(tenant, months[tid], frozenset(p for p, q in owned.items() if q > 0),
+                           pool_sizes(holders.get(tid, []), owned, allowances), before, dict(before),
+                           lots[tid], balance(lots[tid], tenant.deficit, now))
+    return books
+
+
+def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[str, dict[str, Any]],
+                seen: dict[str, tuple[str, Outcome]], people: dict[str, tuple[str, str, frozenset[str]]]
+                ) -> Outcome:
+    tenant = book.tenant
     if rec.id in stored:
-        return _duplicate(rec.id, stored[rec.id], tenant)
-    if rec.id in batch.by_id:  # repeated within this batch
-        return _duplicate(rec.id, batch.by_id[rec.id], tenant)
+        row = stored[rec.id]
+        return _duplicate(rec.id, row["tenant_id"], tenant, Outcome(
+            rec.id, "duplicate", row["charge"], row["funding"], row["capability"], row["pool_minutes"],
+            row["currency"]))
+    if rec.id in seen:  # repeated within this batch
+        owner, first = seen[rec.id]
+        return _duplicate(rec.id, owner, tenant, first)
     holder_id = rec.organizer_id if rec.call_type == "conf_out" else rec.user_id
-    if holder_id and holder_id not in batch.people:
-        return _reject(rec.id, "unknown_user", f"user {holder_id} is not a user of this tenant")
-    location, licenses = batch.people.get(holder_id or "", (tenant.country, frozenset()))
+    location, licenses = tenant.country, _NO_LICENSES
+    if holder_id:
+        person = people.get(holder_id)
+        if person is None or person[0] != tenant.id:
+            return _reject(rec.id, "unknown_user", f"user {holder_id} is not a user of this tenant")
+        _, location, licenses = person
     emergency = is_emergency(rec.callee, location)
     try:
         callee = None if emergency else parse_number(rec.callee, location)
     except InvalidNumber as exc:
         return _reject(rec.id, "invalid_number", str(exc))
-    route = route_call(CallFacts(rec.call_type, callee, emergency, location, licenses, batch.products))
-    period = rec.started_at.astimezone(batch.zone).strftime("%Y-%m")
-    left = {k: batch.sizes.get(k, 0) - batch.used.get((period, k), 0) for k in route.pools}
+    route = route_call(CallFacts(rec.call_type, callee, emergency, location, licenses, book.products))
+    period = book.period(rec.started_at)
+    left = {k: book.sizes.get(k, 0) - book.used.get((period, k), 0) for k in route.pools}
     try:
         split = split_call(route, rec.duration_s, left, _pricer(index, tenant, route, rec),
-                           billing_mode=batch.billing_mode, spendable=batch.spendable)
+                           billing_mode=book.billing_mode, spendable=book.spendable)
     except NoRate as exc:
         return _reject(rec.id, "no_rate", str(exc))
     if (split.credits or split.postpaid) and route.needs_license and LICENSE not in licenses:
         who = "the meeting organizer" if rec.call_type == "conf_out" else "the user"
         return _reject(rec.id, "license_required", f"{who} holds no {LICENSE} license for a call beyond the plans")
-    _apply(batch, rec, route, split, callee, period)
-    return Outcome(rec.id, "charged", split.charge, split.funding, split.capability, split.pool_minutes,
-                   tenant.currency)
+    _apply(book, rec, route, split, callee, period)
+    outcome = Outcome(rec.id, "charged", split.charge, split.funding, split.capability, split.pool_minutes,
+                      tenant.currency)
+    seen[rec.id] = (tenant.id, outcome)
+    return outcome
 
 
-def _duplicate(record_id: str, stored: Mapping[str, Any], tenant: Tenant) -> Outcome:
-    if stored["tenant_id"] != tenant.id:
+def _duplicate(record_id: str, owner: str, tenant: Tenant, first: Outcome) -> Outcome:
+    if owner != tenant.id:
         return _reject(record_id, "id_conflict", "this record id was already used by another tenant")
-    return Outcome(record_id, "duplicate", stored["charge"], stored["funding"], stored["capability"],
-                   stored["pool_minutes"], stored["currency"])
+    return Outcome(record_id, "duplicate", first.charge, first.funding, first.capability, first.pool_minutes,
+                   first.currency)
 
 
 def _pricer(index: RatingIndex, tenant: Tenant, route: Route, rec: CallRecord) -> Callable[[int], int]:
@@ -188,56 +256,64 @@ def _pricer(index: RatingIndex, tenant: Tenant, route: Route, rec: CallRecord) -
     return price
 
 
-def _apply(batch: _Batch, rec: CallRecord, route: Route, split: Split, callee: PhoneNumber | None,
+def _apply(book: _Book, rec: CallRecord, route: Route, split: Split, callee: PhoneNumber | None,
            period: str) -> None:
     for draw in split.draws:
         slot = (period, draw.key)
-        batch.used[slot] = batch.used.get(slot, 0) + draw.minutes
-    batch.credits += split.credits
-    batch.spendable -= split.credits
-    if split.postpaid and batch.tenant.billing_mode == "migrating":
-        batch.switched_to_postpaid = True
-    row = {
-        "id": rec.id, "tenant_id": batch.tenant.id, "call_id": rec.call_id, "conference_id": rec.conference_id,
-        "call_type": rec.call_type, "user_id": rec.user_id, "organizer_id": rec.organizer_id,
-        "caller": rec.caller, "callee": callee.e164 if callee else rec.callee,
-        "destination_country": callee.country if callee else None,
-        "number_type": callee.number_type if callee else "emergency", "domestic": int(route.domestic),
-        "started_at": rec.started_at, "duration_s": rec.duration_s, "category": route.category,
-        "funding": split.funding, "capability": split.capability, "pool_minutes": split.pool_minutes,
-        "charge": split.charge, "credits_charge": split.credits, "postpaid_charge": split.postpaid,
-        "connect_fee": 0, "currency": batch.tenant.currency, "rating": None,
-    }
-    batch.rows.append(row)
-    batch.by_id[rec.id] = row
+        book.used[slot] = book.used.get(slot, 0) + draw.minutes
+    book.credits += split.credits
+    book.spendable -= split.credits
+    if split.postpaid and book.tenant.billing_mode == "migrating":
+        book.switched_to_postpaid = True
+    book.rows.append((  # in _ROW order
+        rec.id, book.tenant.id, rec.call_id, rec.conference_id, rec.call_type, rec.user_id, rec.organizer_id,
+        rec.caller, callee.e164 if callee else rec.callee, callee.country if callee else None,
+        callee.number_type if callee else "emergency", int(route.domestic), rec.started_at, rec.duration_s,
+        route.category, split.funding, split.capability, split.pool_minutes, split.charge, split.credits,
+        split.postpaid, 0, book.tenant.currency, None))
 
 
-def _write(conn: Connection, batch: _Batch, now: datetime) -> None:
-    tenant = batch.tenant
-    txn_id = None
-    if batch.credits:
-        before = balance_of(conn, tenant, now)
-        first = batch.rows[0]["id"]
-        txn_id, after = debit_usage(conn, tenant, amount=batch.credits, now=now,
-                                    reference=f"usage: {len(batch.rows)} call(s) from record {first}",
-                                    idempotency_key=f"cdr-batch:{first}")
-        if before > 0 >= after:
-            enqueue(conn, tenant_id=tenant.id, event="balance_depleted", now=now, payload={
-                "tenant_name": tenant.name, "currency": tenant.currency,
-                "balance": format_micros(after, minor_units(tenant.currency))})
-    for row in batch.rows:
-        row["created_at"] = now
-        row["transaction_id"] = txn_id if row["credits_charge"] else None
-    usage.insert_records(conn, batch.rows)
-    changed = {slot: n for slot, n in batch.used.items() if n != batch.used_before.get(slot)}
-    usage.save_pool_used(conn, tenant.id, changed, set(batch.used_before))
-    for (period, key), after_used in changed.items():
-        size = batch.sizes.get(key, 0)
-        for percent in threshold_crossed(size, batch.used_before.get((period, key), 0), after_used):
-            enqueue(conn, tenant_id=tenant.id, event="pool_threshold", now=now,
-                    dedupe_key=f"pool:{period}:{key}:{percent}",
-                    payload={"tenant_name": tenant.name, "period": period, "pool": str(key),
-                             "product": key.product, "kind": key.kind, "country": key.country,
-                             "percent": percent, "total_minutes": size, "used_minutes": after_used})
-    if batch.switched_to_postpaid:
-        tenants.set_fields(conn, tenant.id, billing_mode="postpaid")
+def _write(conn: Connection, books: list[_Book], now: datetime) -> None:
+    entries: list[ledger.BatchEntry] = []
+    for book in books:
+        if book.credits:
+            entries.append(_usage_entry(conn, book, now))
+    txn_ids = dict(zip([e.tenant_id for e in entries], ledger.post_many(conn, entries, now=now), strict=True))
+    usage.insert_record_rows(conn, [
+        (*row, txn_ids[b.tenant.id] if row[_CREDITS] else None, now) for b in books for row in b.rows])
+    updates: list[tuple[str, str, PoolKey, int]] = []
+    inserts: list[tuple[str, str, PoolKey, int]] = []
+    for book in books:
+        changed = {slot: n for slot, n in book.used.items() if n != book.used_before.get(slot)}
+        for (period, key), after_used in changed.items():
+            target = updates if (period, key) in book.used_before else inserts
+            target.append((book.tenant.id, period, key, after_used))
+            _pool_notices(conn, book, period, key, after_used, now)
+        if book.switched_to_postpaid:
+            tenants.set_fields(conn, book.tenant.id, billing_mode="postpaid")
+    usage.save_pool_used_many(conn, updates, inserts)
+
+
+def _usage_entry(conn: Connection, book: _Book, now: datetime) -> ledger.BatchEntry:
+    """The tenant's one usage entry for the batch (and the notice when it empties the balance)."""
+    tenant, first = book.tenant, book.rows[0][0]
+    before = balance(book.lots, tenant.deficit, now)
+    takes, shortfall = plan_draw(book.lots, book.credits, now)
+    entry = usage_entry(takes, shortfall, reference=f"usage: {len(book.rows)} call(s) from record {first}")
+    after = before + entry.balance_change
+    if before > 0 >= after:
+        enqueue(conn, tenant_id=tenant.id, event="balance_depleted", now=now, payload={
+            "tenant_name": tenant.name, "currency": tenant.currency,
+            "balance": format_micros(after, minor_units(tenant.currency))})
+    return ledger.BatchEntry(tenant.id, entry, after, f"cdr-batch:{first}")
+
+
+def _pool_notices(conn: Connection, book: _Book, period: str, key: PoolKey, after_used: int,
+                  now: datetime) -> None:
+    tenant, size = book.tenant, book.sizes.get(key, 0)
+    for percent in threshold_crossed(size, book.used_before.get((period, key), 0), after_used):
+        enqueue(conn, tenant_id=tenant.id, event="pool_threshold", now=now,
+                dedupe_key=f"pool:{period}:{key}:{percent}",
+                payload={"tenant_name": tenant.name, "period": period, "pool": str(key),
+                         "product": key.product, "kind": key.kind, "country": key.country,
+                         "percent": percent, "total_minutes": size, "used_minutes": after_used})

@@ -20,11 +20,11 @@ from ..errors import ValidationError
 from . import auto_recharge, notifications
 from .balance_events import balance_changed
 from .call_control import expire_reservations
-from .statements import issue_statements, next_month_start
 from .clock import FixedClock, SandboxClock
 from .funds_expiring import next_reminder, remind_expiring_funds
 from .ledger_ops import forfeit_lot
 from .runtime import Runtime
+from .statements import issue_statements, next_month_start
 
 
 def sweep_expired(rt: Runtime, now: datetime) -> int:

@@ -1,0 +1,83 @@
+"""`commcredits cdrs ...`: charge call-record files from the command line."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import IO, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from .services import ingest as ingest_svc
+
+cdrs_app = typer.Typer(help="Charge call records from files.", no_args_is_help=True)
+
+
+@cdrs_app.command("ingest")
+def cdrs_ingest(
+    file: Annotated[str, typer.Argument(help="a CSV or JSON Lines file of call records, or - for standard input")],
+    format: Annotated[str, typer.Option("--format", help="csv (with a header row) or jsonl")],
+    rejects: Annotated[Path | None, typer.Option(
+        help="CSV of rejected lines: line, id, code, reason (default FILE.rejects.csv; ./rejects.csv for -)")] = None,
+    batch_size: Annotated[int, typer.Option(help="records charged per database transaction (1..100,000)")] = (
+        ingest_svc.DEFAULT_BATCH),
+    progress: Annotated[bool, typer.Option(help="show a progress bar on stderr")] = True,
+) -> None:
+    """Charge every record of a file exactly once, in batches; print a summary as JSON.
+
+    Each line is charged, a duplicate (charged before: no second charge) or rejected; rejected
+    and malformed lines go to the reject file with their line number. The exit status is 0
+    even when lines are rejected; it is 1 only when the input cannot be used (missing file,
+    unknown format, a CSV header that names no record fields). Running the same file again
+    after an interruption charges only what is missing.
+
+    Example: commcredits cdrs ingest calls.csv --format csv --rejects calls.rejects.csv
+    """
+    from .cli import emit, friendly, runtime
+
+    @friendly
+    def run() -> None:
+        ingest_svc.check_format(format)
+        if file != "-" and not Path(file).is_file():
+            raise typer.BadParameter(f"{file} is not a file", param_hint="FILE")
+        target = rejects or Path("rejects.csv" if file == "-" else f"{file}.rejects.csv")
+        rt = runtime()
+        with _open(file) as stream, target.open("w", newline="", encoding="utf-8",
+                                                  errors="backslashreplace") as out:
+            size = None if file == "-" else Path(file).stat().st_size
+            summary = _run(rt, stream, out, size, format, batch_size, progress)
+        emit({"file": file, "format": format, **summary.as_json(), "rejects_file": str(target)})
+
+    run()
+
+
+def _open(file: str) -> AbstractContextManager[IO[bytes]]:
+    if file == "-":
+        return nullcontext(sys.stdin.buffer)  # standard input stays open
+    return open(file, "rb")
+
+
+def _run(rt: object, stream: IO[bytes], out: IO[str], size: int | None, format_: str, batch_size: int,
+         show: bool) -> ingest_svc.Summary:
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TextColumn("{task.fields[records]:,} records"), TimeElapsedColumn(),
+                   console=console, disable=not show, transient=False)
+    with bar:
+        task = bar.add_task("ingesting", total=size, records=0)
+
+        def update(summary: ingest_svc.Summary) -> None:
+            bar.update(task, completed=summary.bytes_read, records=summary.records)
+
+        return ingest_svc.ingest(rt, stream, format_=format_, rejects=out,  # type: ignore[arg-type]
+                                 batch_size=batch_size, progress=update)
