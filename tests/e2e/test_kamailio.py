@@ -63,7 +63,7 @@ class Switch:
                               "WHERE r.tenant_id = ?", (tenant,)).fetchall()
         return {row["call_id"]: dict(row) for row in rows}
 
-    def settled(self, tenant: str, answered: int, timeout: float = 15.0) -> dict[str, dict[str, object]]:
+    def settled(self, tenant: str, answered: int, timeout: float = 45.0) -> dict[str, dict[str, object]]:
         """Wait until Kamailio has posted the end of every answered call."""
         deadline = time.monotonic() + timeout
         while True:

@@ -91,13 +91,18 @@ def save_pool_used(conn: Connection, tenant_id: str, changed: dict[tuple[str, Po
 
 
 def existing_records(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored call records among `ids` (any tenant), for duplicate answers."""
+    """Stored call records among `ids` (any tenant), for duplicate answers.
+
+    The ids are sent as literals: with bound parameters PostgreSQL soon switches to a
+    generic plan, which on a table that grew since its last ANALYZE scans every row and
+    compares it with each of the 900 parameters (seconds per batch); with literals each
+    lookup is planned with the ids in hand (primary-key probes, or a hashed list)."""
     found: dict[str, dict[str, Any]] = {}
     cols = [call_records.c[c] for c in ("id", "tenant_id", "funding", "charge", "capability",
                                         "pool_minutes", "currency")]
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        for row in conn.execute(select(*cols).where(call_records.c.id.in_(chunk))):
+    for chunk in _chunks(ids):
+        wanted = bindparam("ids", list(chunk), expanding=True, literal_execute=True)
+        for row in conn.execute(select(*cols).where(call_records.c.id.in_(wanted))):
             found[row[0]] = dict(row._mapping)
     return found
 
