@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from .cli_cdrs import cdrs_app
 from .cli_payments import payments_app
 from .cli_rating import rates_app
 from .config import Settings
@@ -38,7 +39,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(funds_app, name="funds")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(rates_app, name="rates")
-app.add_typer(__import__("commcredits.cli_cdrs", fromlist=["cdrs_app"]).cdrs_app, name="cdrs")
+app.add_typer(cdrs_app, name="cdrs")
 app.add_typer(payments_app, name="payments")
 err = Console(stderr=True)
 
