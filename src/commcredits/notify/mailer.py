@@ -56,7 +56,7 @@ class SmtpConfig:
     password: str | None = None
     implicit_tls: bool = False
     starttls: bool | None = None  # None: when offered
-    timeout: float = 30.0
+    timeout: int = 30  # seconds
     cafile: str | None = None
 
     @classmethod
@@ -75,7 +75,7 @@ class SmtpConfig:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             implicit_tls=implicit, starttls=False if implicit else starttls,
-            timeout=float(query.get("timeout", 30)), cafile=query.get("cafile"),
+            timeout=int(query.get("timeout", 30)), cafile=query.get("cafile"),
         )
 
 
