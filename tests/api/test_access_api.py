@@ -79,3 +79,61 @@ def test_tenant_and_user_validation(api) -> None:
     assert len(listed["items"]) == 1 and listed["next_cursor"]
     rest = api.call("GET", f"/v1/tenants/{tid}/users?limit=1&cursor={listed['next_cursor']}").json()
     assert rest["items"][0]["id"] != listed["items"][0]["id"]
+
+
+def test_only_a_global_administrator_changes_admin_roles(api) -> None:
+    tid = api.tenant()
+    gid, glob = api.user(tid, ["global_administrator"])
+    lid, license_admin = api.user(tid, ["license_administrator"])
+    uaid, user_admin = api.user(tid, ["user_account_administrator"])
+    plain, _ = api.user(tid, [])
+    escalate = {"roles": ["global_administrator"]}
+    for token, target, body in ((license_admin, lid, escalate), (user_admin, uaid, escalate),
+                                (license_admin, plain, escalate), (user_admin, gid, {"roles": []})):
+        r = api.call("PATCH", f"/v1/tenants/{tid}/users/{target}", token, json=body)
+        assert r.status_code == 403, r.text
+        assert r.json()["code"] in ("own_roles", "role_change_forbidden")
+        assert r.headers["content-type"] == "application/problem+json"
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{lid}", license_admin, json=escalate)
+    assert r.json()["code"] == "own_roles"
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{plain}", user_admin, json=escalate)
+    assert r.json()["code"] == "role_change_forbidden"
+    # creating a user with roles follows the same rule; without roles it is allowed
+    body = {"email": "boss@example.com", "usage_location": "US", "roles": ["billing_administrator"]}
+    r = api.call("POST", f"/v1/tenants/{tid}/users", user_admin, json=body)
+    assert r.status_code == 403 and r.json()["code"] == "role_change_forbidden"
+    r = api.call("POST", f"/v1/tenants/{tid}/users", user_admin, json={**body, "roles": []})
+    assert r.status_code == 201
+    # license and user account admins still manage licenses and usage locations
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{gid}", license_admin, json={"usage_location": "GB"})
+    assert r.status_code == 200 and r.json()["usage_location"] == "GB"
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{plain}", user_admin, json={"display_name": "Renamed"})
+    assert r.status_code == 200
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{gid}", user_admin, json={"display_name": "Renamed"})
+    assert r.status_code == 403 and r.json()["code"] == "admin_user_protected"
+    # sending the roles a user already has changes nothing and is allowed
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{gid}", license_admin, json={"roles": ["global_administrator"]})
+    assert r.status_code == 200
+    # a Global Administrator changes other users' roles, never their own
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{plain}", glob, json={"roles": ["billing_administrator"]})
+    assert r.status_code == 200 and r.json()["roles"] == ["billing_administrator"]
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{gid}", glob, json={"roles": []})
+    assert r.status_code == 403 and r.json()["code"] == "own_roles"
+    users = {u["id"]: u["roles"] for u in api.call("GET", f"/v1/tenants/{tid}/users").json()["items"]}
+    assert users[lid] == ["license_administrator"] and users[uaid] == ["user_account_administrator"]
+
+
+def test_the_last_global_administrator_stays(api) -> None:
+    tid = api.tenant()
+    first, first_token = api.user(tid, ["global_administrator"])
+    second, second_token = api.user(tid, ["global_administrator"])
+    # one global admin removes the other: allowed while one remains
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{second}", first_token, json={"roles": []})
+    assert r.status_code == 200 and r.json()["roles"] == []
+    assert api.call("PATCH", f"/v1/tenants/{tid}/users/{first}", second_token, json={"roles": []}).status_code == 403
+    # the operator may change anyone's roles, but not remove the last Global Administrator
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{first}", json={"roles": ["billing_administrator"]})
+    assert r.status_code == 409 and r.json()["code"] == "last_global_administrator"
+    assert api.call("PATCH", f"/v1/tenants/{tid}/users/{second}", json={"roles": ["global_administrator"]}).status_code == 200
+    r = api.call("PATCH", f"/v1/tenants/{tid}/users/{first}", json={"roles": ["billing_administrator"]})
+    assert r.status_code == 200

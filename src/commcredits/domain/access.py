@@ -54,3 +54,28 @@ def permits(roles: tuple[str, ...] | list[str] | frozenset[str], permission: str
 
 def is_admin(roles: tuple[str, ...] | list[str] | frozenset[str]) -> bool:
     return permits(roles, VIEW_BILLING)
+
+
+GLOBAL_ADMINISTRATOR = "global_administrator"
+
+
+def role_change_refusal(
+    *, actor_roles: tuple[str, ...] | None, actor_is_target: bool,
+    old_roles: tuple[str, ...], new_roles: tuple[str, ...],
+) -> tuple[str, str] | None:
+    """Why a change of a user's admin roles is refused, as (code, reason); None if allowed.
+
+    `actor_roles` None means the provider's operator, who may change anyone's roles. Otherwise
+    only a Global Administrator may, and never their own (DOMAIN.md "Who may do what"). An
+    unchanged set of roles is no change and is always allowed. The last Global Administrator
+    rule needs the database, so `services.tenants` checks it.
+    """
+    if set(old_roles) == set(new_roles):
+        return None
+    if actor_roles is None:
+        return None
+    if actor_is_target:
+        return ("own_roles", "nobody changes their own admin roles: ask another Global Administrator")
+    if GLOBAL_ADMINISTRATOR not in actor_roles:
+        return ("role_change_forbidden", "only a Global Administrator assigns or removes admin roles")
+    return None

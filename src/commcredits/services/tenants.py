@@ -14,7 +14,7 @@ from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.rows import new_id
 from ..db.tenants import Tenant, User
-from ..domain.access import MANAGE_USERS, VIEW_BILLING, check_roles
+from ..domain.access import GLOBAL_ADMINISTRATOR, MANAGE_USERS, VIEW_BILLING, check_roles, role_change_refusal
 from ..domain.money import MoneyError, check_currency
 from ..domain.purchases import TenantFacts, purchase_refusal
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
@@ -115,6 +115,7 @@ def create_user(
     require_tenant(who, tenant_id, MANAGE_USERS)
     if not email or "@" not in email:
         raise ValidationError(f"email {email!r} is not an e-mail address")
+    _check_role_change(who, target_id=None, old=(), new=_roles(roles or []))
     user = User(
         id=new_id(), tenant_id=tenant_id, email=email.strip().lower(),
         display_name=(display_name or email).strip(),
@@ -130,6 +131,36 @@ def create_user(
         check_license_capacity(conn, tenant_id, user.licenses, None)
         tenant_db.insert_user(conn, user)
     return user
+
+
+def _check_role_change(who: Principal, *, target_id: str | None, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+    refusal = role_change_refusal(
+        actor_roles=None if who.is_operator else who.roles,
+        actor_is_target=target_id is not None and who.user_id == target_id, old_roles=old, new_roles=new,
+    )
+    if refusal is not None:
+        raise Forbidden(refusal[1], code=refusal[0])
+
+
+def _check_last_global_admin(conn: Any, tenant_id: str, user: User, new: tuple[str, ...]) -> None:
+    """A tenant keeps at least one Global Administrator once it has one (the operator too is
+    refused: assign the role to someone else first). The caller holds the tenant's lock."""
+    if GLOBAL_ADMINISTRATOR not in user.roles or GLOBAL_ADMINISTRATOR in new:
+        return
+    after: str | None = None
+    while page := tenant_db.list_users(conn, tenant_id, after=after, limit=500):
+        if any(u.id != user.id and GLOBAL_ADMINISTRATOR in u.roles for u in page):
+            return
+        after = page[-1].id
+    raise Conflict("the last Global Administrator of a tenant cannot be removed: make another user "
+                   "Global Administrator first", code="last_global_administrator")
+
+
+def _check_may_edit(who: Principal, user: User) -> None:
+    """License and User Account Administrators edit users without roles (and themselves)."""
+    if who.is_operator or not user.roles or who.user_id == user.id or GLOBAL_ADMINISTRATOR in who.roles:
+        return
+    raise Forbidden("only a Global Administrator edits a user who holds admin roles", code="admin_user_protected")
 
 
 def _roles(roles: list[str]) -> tuple[str, ...]:
@@ -148,17 +179,23 @@ def update_user(
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}")
     with write_tx(rt.engine) as conn:
+        if tenant_db.lock(conn, tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} not found")
         user = tenant_db.get_user(conn, tenant_id, user_id)
         if user is None:
             raise NotFound(f"user {user_id} not found")
         if "roles" in changes:
-            user = replace(user, roles=_roles(list(changes["roles"])))
+            new_roles = _roles(list(changes["roles"]))
+            _check_role_change(who, target_id=user.id, old=user.roles, new=new_roles)
+            _check_last_global_admin(conn, tenant_id, user, new_roles)
+            user = replace(user, roles=new_roles)
         if "licenses" in changes:
             user = replace(user, licenses=check_licenses(list(changes["licenses"])))
             check_license_capacity(conn, tenant_id, user.licenses, user_id)
         if "usage_location" in changes:
             user = replace(user, usage_location=check_country(changes["usage_location"], "usage_location"))
         if "display_name" in changes:
+            _check_may_edit(who, user)
             user = replace(user, display_name=str(changes["display_name"]).strip())
         tenant_db.update_user(conn, user)
     return user
