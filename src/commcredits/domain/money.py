@@ -1,19 +1,28 @@
 """Exact money: integer micro-units inside, decimal strings at the edges.
 
-1 unit of any currency = 1,000,000 micros. Floats never touch an amount: parsing goes
-through `decimal.Decimal` from a string, and formatting is integer arithmetic.
+1 unit of any currency = 1,000,000 micros. Floats never touch an amount: parsing checks the
+text against the money-string grammar (a bounded length and a regular expression) and then
+builds the integer from its digits; formatting is integer arithmetic.
 `Money` is a frozen value (amount + ISO 4217 currency); plain `int` micros are used on hot
 paths where the currency is known from context.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 MICROS = 1_000_000
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+# Money strings (API.md): plain ASCII digits, one optional "." with digits after it. `[0-9]`,
+# not `\d` (which matches any Unicode digit, e.g. "５"), and fullmatch (a `$` would let a
+# trailing newline through).
+_MONEY_STRING = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+MAX_MONEY_TEXT = 32  # characters, checked before anything else: 12 digits, ".", 6 decimals and zeros to spare
+# Amounts are below 10^12 units (10^18 micros): far above any purchase limit and, with a
+# 9x margin, inside int64 micros, so a balance of several maximal amounts still fits.
+MAX_AMOUNT_UNITS = 10**12
 
 # ISO 4217 minor units for the currencies a provider is likely to bill in; others default to 2.
 _MINOR_UNITS: dict[str, int] = {
@@ -56,27 +65,32 @@ def check_currency(currency: str) -> str:
 
 
 def parse_micros(text: str, *, max_decimals: int = 6) -> int:
-    """Parse a decimal string ("50.00", "-12.5") into micros; reject floats' tricks.
+    """Parse a money string ("50.00") into micros, by the grammar of API.md "Money strings".
 
-    `max_decimals` limits the digits after the point (the currency's minor units for a
-    purchase, 6 for internal amounts). Raises MoneyError with a reason a user can act on.
+    ASCII digits with at most one `.` followed by at most `max_decimals` digits (the
+    currency's minor units for a purchase, 6 for internal amounts); no sign, exponent,
+    underscore, whitespace or non-ASCII digit; below `MAX_AMOUNT_UNITS`. The text is
+    checked by length and a regular expression BEFORE any number is built, so no input
+    costs more than a few microseconds (`Decimal("1e600000")` took seconds of CPU).
+    Raises MoneyError with a reason a user can act on; the caller names the field.
     """
+    if not 0 <= max_decimals <= 6:
+        raise ValueError("max_decimals must be between 0 and 6 (micros)")
     if not isinstance(text, str):
-        raise MoneyError("amount must be a decimal string such as \"50.00\", not a number")
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise MoneyError(f"amount {text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise MoneyError(f"amount {text!r} is not a finite number")
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > max_decimals:
-        raise MoneyError(f"amount {text!r} has more than {max_decimals} decimals")
-    micros = int(value.scaleb(6))
-    if not INT64_MIN <= micros <= INT64_MAX:
-        raise MoneyError(f"amount {text!r} is out of range")
-    return micros
+        raise MoneyError('must be a decimal string such as "50.00", not a JSON number')
+    if len(text) > MAX_MONEY_TEXT:
+        raise MoneyError(f"is longer than {MAX_MONEY_TEXT} characters")
+    match = _MONEY_STRING.fullmatch(text)
+    if match is None:
+        raise MoneyError(f'{text!r} is not a money string such as "50.00": ASCII digits with at most '
+                         'one "." and no sign, exponent, "_", spaces or digit grouping')
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(frac) > max_decimals:
+        raise MoneyError(f"{text!r} has more than {max_decimals} decimals")
+    units = int(whole)  # at most MAX_MONEY_TEXT ASCII digits: cheap
+    if units >= MAX_AMOUNT_UNITS:
+        raise MoneyError(f"{text!r} is too large: the limit is below {MAX_AMOUNT_UNITS:,}")
+    return units * MICROS + int(frac.ljust(6, "0"))
 
 
 def format_micros(micros: int, decimals: int = 2) -> str:

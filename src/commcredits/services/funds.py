@@ -47,11 +47,13 @@ from .principal import Principal, require_operator, require_tenant
 from .runtime import Runtime
 
 
-def parse_amount(text: Any, currency: str, *, purchase: bool) -> int:
+def parse_amount(text: Any, currency: str, *, purchase: bool, field: str = "amount") -> int:
+    """A money string of the API (domain/money.py grammar) as micros, else `ValidationError`
+    naming the field; a purchase allows only the currency's minor-unit decimals."""
     try:
         return parse_micros(text, max_decimals=minor_units(currency) if purchase else 6)
     except MoneyError as exc:
-        raise ValidationError(f"amount: {exc} ({currency})") from None
+        raise ValidationError(f"{field}: {exc} ({currency})") from None
 
 
 def add_funds(

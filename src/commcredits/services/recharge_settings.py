@@ -40,8 +40,8 @@ def save_settings(
         old = previous.policy if previous else None
         micros = parse_amount(amount, tenant.currency, purchase=True) if amount is not None else \
             (old.amount if old else None)
-        trigger_micros = parse_amount(trigger, tenant.currency, purchase=True) if trigger is not None else \
-            (old.trigger if old else None)
+        trigger_micros = (parse_amount(trigger, tenant.currency, purchase=True, field="trigger")
+                          if trigger is not None else (old.trigger if old else None))
         pm_id = payment_method_id or (old.payment_method_id if old else None)
         if micros is None or trigger_micros is None or pm_id is None:
             if enabled:
