@@ -54,7 +54,19 @@ def test_reordered_columns_by_header() -> None:
     ("outbound,44,UK,0.1,0,60,60,soon", "effective_from 'soon'"),
     ("outbound,4 4,UK,0.1,0,60,60,2026-01-01", "prefix '4 4'"),
     ("outbound,44,UK,0.1,0.0000001,60,60,2026-01-01", "more than 6 decimals"),
-    ("outbound,44,UK,-0.1,0,60,60,2026-01-01", "must be a finite number >= 0"),
+    ("outbound,44,UK,-0.1,0,60,60,2026-01-01", "must not be negative"),
+    # the absurd values of a security probe: each a 422 naming file, line and reason
+    ("outbound,44,UK,0.1,0,99999999999999999999,1,2026-01-01", "initial_increment"),
+    ("outbound,4x4,UK,0.1,0,60,60,2026-01-01", "prefix '4x4' must be 1 to 20 digits"),
+    ("outbound,44,UK,1e1000000,0,60,60,2026-01-01", "rate_per_minute '1e1000000' is not a decimal"),
+    ("outbound,44,UK,0.1,0,60,0,2026-01-01", "next_increment '0' is out of range (1..86400)"),
+    ("outbound,44,UK,0.1,0,86401,60,2026-01-01", "out of range (1..86400)"),
+    ("outbound,44,UK,1000.01,0,60,60,2026-01-01", "above the maximum of 1000 per minute"),
+    ("outbound,44,UK,0.1,1000.5,60,60,2026-01-01", "connection_fee '1000.5' is above the maximum"),
+    ("outbound,44,UK,５０,0,60,60,2026-01-01", "is not a decimal number"),
+    ("outbound,44,UK,5E1,0,60,60,2026-01-01", "is not a decimal number"),
+    ("outbound,44,UK,0.1,0,60,60,99999-01-01", "effective_from"),
+    ("outbound,44,UK,1" + "0" * 30 + ",0,60,60,2026-01-01", "has too many digits"),
 ])
 def test_bad_row_reports_line(row: str, reason: str) -> None:
     text = "# comment\n" + HEADER + "outbound,1,US,0.01,0,60,60,2026-01-01\n\n" + row + "\n"

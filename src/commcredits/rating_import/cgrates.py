@@ -88,10 +88,11 @@ def load_cgrates_files(files: Mapping[str, bytes | str], *, currency: str = "USD
 def _destinations(rows: list[Row], p: Problems) -> dict[str, Destination]:
     prefixes: dict[str, list[str]] = {}
     for r in rows:
-        dest_id, prefix = r.cell(0), r.cell(1).removeprefix("+")
-        if not dest_id or not prefix or any(c.isspace() for c in prefix):
-            p.add(r, f"destination needs an id and a prefix, got {r.cell(0)!r}, {r.cell(1)!r}")
-        elif dest_id == ANY:
+        dest_id = p.run(r, lambda row: v.identifier(row.cell(0), "destination id"))
+        prefix = p.run(r, lambda row: v.prefix(row.cell(1), words=True))
+        if dest_id is None or prefix is None:
+            continue
+        if dest_id == ANY:
             p.add(r, "a destination cannot be named *any")
         elif prefix not in prefixes.setdefault(dest_id, []):
             prefixes[dest_id].append(prefix)
@@ -121,18 +122,27 @@ def _rates(rows: list[Row], p: Problems) -> dict[str, Rate]:
 
 def _rate_group(r: Row) -> tuple[RateGroup, int]:
     v.identifier(r.cell(0), "rate id")
-    connect = v.micros(r.cell(1), "connect fee")
+    connect = v.fee(r.cell(1), "connect fee")
     rate = v.fraction(r.cell(2), "rate", empty="0")
     unit = v.duration(r.cell(3) or "0", "rate unit")
+    if unit > v.MAX_INCREMENT_S:
+        raise DeckError(f"rate unit {v.shown(r.cell(3))} is above {v.MAX_INCREMENT_S} s")
+    v.price_per_minute(rate, unit, "rate", r.cell(2))
     increment = v.duration(r.cell(4) or "1", "rate increment")
-    if increment < 1:
-        raise DeckError(f"rate increment {r.cell(4)!r} must be at least 1 s")
+    if not 1 <= increment <= v.MAX_INCREMENT_S:
+        raise DeckError(f"rate increment {v.shown(r.cell(4))} must be at least 1 s and at most "
+                        f"{v.MAX_INCREMENT_S} s")
     start = v.duration(r.cell(5) or "0", "group interval start")
+    if start > v.MAX_GROUP_START_S:
+        raise DeckError(f"group interval start {v.shown(r.cell(5))} is above "
+                        f"{v.MAX_GROUP_START_S} s")
     return RateGroup(start, rate, unit, increment), connect
 
 
 def _dr(r: Row) -> DestinationRate:
     max_cost = v.micros(r.cell(5), "max cost")
+    if max_cost > 10**18:
+        raise DeckError(f"max cost {v.shown(r.cell(5))} is too large")
     strategy = v.choice(r.cell(6), "max cost strategy", STRATEGY)
     if max_cost == 0 or strategy == "none":
         max_cost, strategy = 0, "none"

@@ -62,8 +62,7 @@ def load_ratecard(text: str | bytes, *, filename: str = "ratecard.csv",
                   decimals: int | None = None, rating_key: str | None = None,
                   name: str | None = None, version: int = 0, timezone: str = "UTC") -> Deck:
     """Parse and validate a rate card; raise DeckError (file, line, reason) on any bad row."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8-sig", errors="strict")
+    text = v.as_text(text, filename)
     header = _header_settings(text)
     currency = currency or header.get("currency")
     if not currency:
@@ -144,21 +143,26 @@ class _RowParser:
         return value
 
     def __call__(self, r: Row) -> CardRow:
-        category, prefix = r.cell(0), r.cell(1).removeprefix("+")
-        if not _TOKEN.fullmatch(category) or category == ANY:
-            raise DeckError(f"category {category!r} is not a name such as outbound")
-        if not _TOKEN.fullmatch(prefix):
-            raise DeckError(f"prefix {r.cell(1)!r} is not a number prefix")
+        category = r.cell(0)
+        if len(category) > 40 or not _TOKEN.fullmatch(category) or category == ANY:
+            raise DeckError(f"category {v.shown(category)} is not a name such as outbound")
+        prefix = v.prefix(r.cell(1))
         cell = self._cell
-        key = (cell(3, r.cell(3), lambda t: v.fraction(t, "rate_per_minute")),
-               cell(4, r.cell(4), lambda t: v.micros(t, "connection_fee")),
-               cell(5, r.cell(5), lambda t: v.integer(t, "initial_increment", 1)),
-               cell(6, r.cell(6), lambda t: v.integer(t, "next_increment", 1)))
+        key = (cell(3, r.cell(3), _rate_per_minute),
+               cell(4, r.cell(4), lambda t: v.fee(t, "connection_fee")),
+               cell(5, r.cell(5), lambda t: v.increment(t, "initial_increment")),
+               cell(6, r.cell(6), lambda t: v.increment(t, "next_increment")))
         return CardRow(r.line, category, prefix, r.cell(2), key,
                        cell(7, r.cell(7), lambda t: v.instant(t, "effective_from")))
 
 
 _ABSENT = object()
+
+
+def _rate_per_minute(text: str) -> Fraction:
+    value = v.fraction(text, "rate_per_minute")
+    v.price_per_minute(value, 60, "rate_per_minute", text)
+    return value
 
 
 def _rate(rate_id: str, key: tuple[Fraction, int, int, int]) -> Rate:
