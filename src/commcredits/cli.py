@@ -1,8 +1,12 @@
 """The `commcredits` command line: thin shells over the same services the API calls.
 
 Every command acts as the provider's operator on the database named by
-COMMCREDITS_DATABASE_URL (default sqlite:///./var/commcredits.db). Results print as JSON so
-scripts can read them; errors print one line naming the reason and exit with status 1.
+COMMCREDITS_DATABASE_URL (default sqlite:///./var/commcredits.db), in that database's mode:
+on a sandbox database every command runs at the sandbox clock's time (services/bootstrap.py).
+Only `init` and `serve` create a database. Results print as JSON so scripts can read them.
+Errors print one line naming the reason; the exit status is 1 when the service refused the
+request (an unknown tenant, a declined card, ...) and 2 for a usage error (a bad option, a
+missing file, no database, the wrong mode).
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .cli_cdrs import cdrs_app
 from .cli_payments import payments_app
 from .cli_rating import rates_app
+from .cli_sandbox import sandbox_app, tokens_app
 from .config import Settings
 from .errors import CommCreditsError
 from .services import audit as audit_svc
@@ -41,10 +47,13 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(rates_app, name="rates")
 app.add_typer(cdrs_app, name="cdrs")
 app.add_typer(payments_app, name="payments")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(sandbox_app, name="sandbox")
 err = Console(stderr=True)
 
 
-def runtime(database_url: str | None = None, sandbox: bool | None = None) -> Runtime:
+def runtime(database_url: str | None = None, sandbox: bool | None = None, *, create: bool = False) -> Runtime:
+    """The configured database in its own mode; only `init` and `serve` may `create` it."""
     settings = Settings.from_env()
     changes: dict[str, Any] = {}
     if database_url:
@@ -53,9 +62,16 @@ def runtime(database_url: str | None = None, sandbox: bool | None = None) -> Run
         changes["sandbox"] = True
     if changes:
         settings = Settings(**{**settings.__dict__, **changes})
-    rt = Runtime.from_settings(settings)
-    bootstrap.migrate(rt)
-    return rt
+    try:
+        return bootstrap.open_runtime(settings, create=create)
+    except bootstrap.SetupError as exc:
+        usage_error(str(exc))
+
+
+def usage_error(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, as for a bad option."""
+    err.print(f"[red]error[/red]: {escape(message)}", soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def emit(data: Any) -> None:
@@ -78,14 +94,21 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.command()
 @friendly
-def init() -> None:
-    """Create or migrate the database and print a new operator token.
+def init(
+    sandbox: Annotated[bool, typer.Option(
+        help="make a sandbox database (settable clock); also COMMCREDITS_SANDBOX=1")] = False,
+) -> None:
+    """Create or migrate the database, record its mode and print a new operator token.
+
+    A new database is a production database (the wall clock) unless --sandbox is given; the
+    mode is kept in the database and every later command uses it. A production database
+    refuses --sandbox (exit 2).
 
     Example: COMMCREDITS_DATABASE_URL=postgresql://localhost/commcredits commcredits init
     """
-    rt = runtime()
+    rt = runtime(sandbox=sandbox, create=True)
     token = bootstrap.ensure_operator_token(rt, always_new=True)
-    typer.echo(f"database ready: {rt.settings.database_url}")
+    typer.echo(f"database ready: {rt.settings.database_url}  (sandbox: {rt.settings.sandbox})")
     typer.echo(f"operator token (shown once): {token}")
 
 
@@ -94,16 +117,19 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     database_url: Annotated[str | None, typer.Option(help="overrides COMMCREDITS_DATABASE_URL")] = None,
-    sandbox: Annotated[bool, typer.Option(help="settable clock and the test payment gateway")] = False,
-    demo: Annotated[bool, typer.Option(help="seed a demo tenant, users, funds and usage")] = False,
+    sandbox: Annotated[bool, typer.Option(help="a settable clock (a new database becomes a sandbox)")] = False,
+    demo: Annotated[bool, typer.Option(help="seed a demo tenant, users, funds and usage (implies --sandbox)")] = False,
 ) -> None:
-    """Start the API and the background jobs; migrates an empty database first.
+    """Start the API and the background jobs; creates and migrates the database first.
+
+    A sandbox database always runs as a sandbox, with or without --sandbox; a production
+    database refuses --sandbox and --demo (exit 2).
 
     Example: commcredits serve --sandbox --demo --port 8000
     """
     from .server import run_server
 
-    run_server(runtime(database_url, sandbox), host=host, port=port, demo=demo)
+    run_server(runtime(database_url, sandbox or demo, create=True), host=host, port=port, demo=demo)
 
 
 @tenants_app.command("create")
@@ -216,6 +242,18 @@ def funds_add_card(tenant_id: str, card_number: str, exp_month: int, exp_year: i
     emit({"id": pm.id, "brand": pm.brand, "last4": pm.last4})
 
 
+@funds_app.command("cards")
+@friendly
+def funds_cards(tenant_id: str) -> None:
+    """List a tenant's saved cards: the ids that `funds add --payment-method` takes.
+
+    Example: commcredits funds cards 6f1c...e2
+    """
+    emit([{"id": pm.id, "brand": pm.brand, "last4": pm.last4, "exp_month": pm.exp_month,
+           "exp_year": pm.exp_year}
+          for pm in payment_methods.list_payment_methods(runtime(), OPERATOR, tenant_id)])
+
+
 @funds_app.command("add")
 @friendly
 def funds_add(
@@ -225,6 +263,8 @@ def funds_add(
     idempotency_key: Annotated[str | None, typer.Option(help="repeat a purchase safely")] = None,
 ) -> None:
     """Buy credit for a tenant with a saved card (minimum 50.00).
+
+    The card's id comes from `funds cards` (or `funds add-card`).
 
     Example: commcredits funds add 6f1c...e2 100.00 --payment-method 9a0b...
     """

@@ -29,7 +29,8 @@ def cdrs_ingest(
     format: Annotated[str, typer.Option("--format", help="csv (with a header row) or jsonl")],
     rejects: Annotated[Path | None, typer.Option(
         help="CSV of rejected lines: line, id, code, reason (default FILE.rejects.csv; ./rejects.csv for -)")] = None,
-    batch_size: Annotated[int, typer.Option(help="records charged per database transaction (1..100,000)")] = (
+    batch_size: Annotated[int, typer.Option(
+        min=1, max=ingest_svc.MAX_BATCH, help="records charged per database transaction (1..100,000)")] = (
         ingest_svc.DEFAULT_BATCH),
     progress: Annotated[bool, typer.Option(help="show a progress bar on stderr")] = True,
 ) -> None:
@@ -37,9 +38,10 @@ def cdrs_ingest(
 
     Each line is charged, a duplicate (charged before: no second charge) or rejected; rejected
     and malformed lines go to the reject file with their line number. The exit status is 0
-    even when lines are rejected; it is 1 only when the input cannot be used (missing file,
-    unknown format, a CSV header that names no record fields). Running the same file again
-    after an interruption charges only what is missing.
+    even when lines are rejected; 1 when the input cannot be used (an unknown format, a CSV
+    header that names no record fields); 2 for a usage error (a missing file, a --batch-size
+    out of range, no database). Running the same file again after an interruption charges
+    only what is missing.
 
     Example: commcredits cdrs ingest calls.csv --format csv --rejects calls.rejects.csv
     """

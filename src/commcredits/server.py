@@ -8,6 +8,7 @@ import threading
 import uvicorn
 
 from .api.app import create_app
+from .config import DEFAULT_DATABASE_URL
 from .services import bootstrap, jobs
 from .services.demo import seed_demo
 from .services.runtime import Runtime
@@ -24,21 +25,36 @@ def _job_loop(rt: Runtime, stop: threading.Event) -> None:
             log.exception("background jobs failed; retrying in %s s", JOB_INTERVAL_SECONDS)
 
 
+def print_operator_token(rt: Runtime, token: str | None) -> None:
+    """The new operator token, or how to get one: clear tokens are shown only when made."""
+    if token:
+        print(f"operator token (shown once): {token}")
+        return
+    url = rt.settings.database_url
+    shown = url if url.startswith("sqlite") else "<as for serve>"  # no password on the screen
+    env = "" if url == DEFAULT_DATABASE_URL else f"COMMCREDITS_DATABASE_URL='{shown}' "
+    print("operator token: this database has one already (tokens are shown once, when made);")
+    print(f"  a new one: {env}.venv/bin/commcredits tokens create-operator")
+
+
+def print_demo(seeded: dict[str, str], base: str) -> None:
+    print(f"demo tenant {seeded['tenant_id']}: admin {seeded['admin_email']}")
+    print(f"  admin token: {seeded['admin_token']}")
+    auth = f"Authorization: Bearer {seeded['admin_token']}"
+    print(f"  try: curl -H '{auth}' {base}/v1/tenants/{seeded['tenant_id']}/balance")
+    login = f"e-mail {seeded['admin_email']}, password {seeded['admin_password']}"
+    print(f"  admin center: {base}/admin/  ({login})")
+
+
 def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False) -> None:
     token = bootstrap.ensure_operator_token(rt)
     base = f"http://{host}:{port}"
     print(f"commcredits on {base}  (database: {rt.settings.database_url}, sandbox: {rt.settings.sandbox})")
-    if token:
-        print(f"operator token (shown once): {token}")
+    print_operator_token(rt, token)
     if demo:
         seeded = seed_demo(rt)
         if seeded:
-            print(f"demo tenant {seeded['tenant_id']}: admin {seeded['admin_email']}")
-            print(f"  admin token: {seeded['admin_token']}")
-            auth = f"Authorization: Bearer {seeded['admin_token']}"
-            print(f"  try: curl -H '{auth}' {base}/v1/tenants/{seeded['tenant_id']}/balance")
-            login = f"e-mail {seeded['admin_email']}, password {seeded['admin_password']}"
-            print(f"  admin center: {base}/admin/  ({login})")
+            print_demo(seeded, base)
     print(f"API reference: {base}/docs   admin center: {base}/admin/")
     stop = threading.Event()
     thread = threading.Thread(target=_job_loop, args=(rt, stop), daemon=True, name="jobs")

@@ -1,20 +1,26 @@
 """Demo data for `commcredits serve --demo`: a rate deck (invented prices), one tenant with
 admins and callers, a calling-plan subscription, a card, funds, a grant and a day of calls
 charged through the real charging path, so a newcomer sees a living account. Seeded once
-per database."""
+per database.
+
+The demo tenant and its users have fixed ids (DEMO_IDS), the same in every database, so the
+sample call records in examples/ and the README's commands work on any fresh demo: each is
+made by the same service as any other, then given its fixed id before anything refers to it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 
 from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
-from ..db.schema import tenants
+from ..db.schema import tenants, users
 from . import funds, payment_methods, web_auth
 from . import tenants as tenant_svc
 from .charging import charge_records
@@ -25,6 +31,13 @@ from .subscriptions import set_subscription
 
 DEMO_NAME = "Contoso Ltd (demo)"
 DEMO_PASSWORD = "contoso-demo-admin"  # the demo admin's web password (admin center at /admin)
+DEMO_IDS = {
+    "tenant": "c0a7050d-0000-4000-8000-000000000001",
+    "admin@contoso.example": "c0a7050d-0000-4000-8000-000000000002",
+    "billing@contoso.example": "c0a7050d-0000-4000-8000-000000000003",
+    "lee@contoso.example": "c0a7050d-0000-4000-8000-000000000004",
+}
+DEMO_TENANT_ID = DEMO_IDS["tenant"]
 
 
 def seed_demo(rt: Runtime) -> dict[str, Any] | None:
@@ -36,24 +49,19 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
     if not rating_index(rt).decks:
         card = files("commcredits.demo_data").joinpath("ratecard.csv").read_bytes()
         import_deck(rt, OPERATOR, parse_deck(format_="ratecard", files={"demo-ratecard.csv": card}))
-    tenant = tenant_svc.create_tenant(
+    made = tenant_svc.create_tenant(
         rt, OPERATOR, name=DEMO_NAME, country="US", currency="USD", billing_country="US",
         timezone="America/New_York",
     )
+    tenant = replace(made, id=_fix_id(rt, tenants, made.id, DEMO_TENANT_ID))
     set_subscription(rt, OPERATOR, tenant.id, product="domestic_calling_plan", quantity=2)
-    admin = tenant_svc.create_user(
-        rt, OPERATOR, tenant.id, email="admin@contoso.example", display_name="Megan Bowen",
-        usage_location="US", roles=["global_administrator"],
-        licenses=["domestic_calling_plan", "communications_credits"],
-    )
-    tenant_svc.create_user(
-        rt, OPERATOR, tenant.id, email="billing@contoso.example", display_name="Alex Wilber",
-        usage_location="US", roles=["billing_administrator"], licenses=[],
-    )
-    caller = tenant_svc.create_user(
-        rt, OPERATOR, tenant.id, email="lee@contoso.example", display_name="Lee Gu",
-        usage_location="GB", roles=[], licenses=["domestic_calling_plan", "communications_credits"],
-    )
+    admin = _user(rt, tenant.id, email="admin@contoso.example", display_name="Megan Bowen",
+                  usage_location="US", roles=["global_administrator"],
+                  licenses=["domestic_calling_plan", "communications_credits"])
+    _user(rt, tenant.id, email="billing@contoso.example", display_name="Alex Wilber",
+          usage_location="US", roles=["billing_administrator"], licenses=[])
+    caller = _user(rt, tenant.id, email="lee@contoso.example", display_name="Lee Gu",
+                   usage_location="GB", roles=[], licenses=["domestic_calling_plan", "communications_credits"])
     card = payment_methods.add_payment_method(
         rt, OPERATOR, tenant.id, card_number="4242424242424242", exp_month=12,
         exp_year=rt.clock.now().year + 3, cvc="123",
@@ -64,6 +72,18 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
                        expires_at=rt.clock.now() + timedelta(days=30), reason="Welcome credit")
     charge_records(rt, _demo_calls(rt, tenant.id, admin.id, caller.id))
     return _admin_token(rt, tenant.id)
+
+
+def _user(rt: Runtime, tenant_id: str, *, email: str, **fields: Any) -> Any:
+    made = tenant_svc.create_user(rt, OPERATOR, tenant_id, email=email, **fields)
+    return replace(made, id=_fix_id(rt, users, made.id, DEMO_IDS[email]))
+
+
+def _fix_id(rt: Runtime, table: Table, made: str, fixed: str) -> str:
+    """Give a row just made (nothing refers to it yet) its fixed demo id."""
+    with write_tx(rt.engine) as conn:
+        conn.execute(update(table).where(table.c.id == made).values(id=fixed))
+    return fixed
 
 
 def _admin_token(rt: Runtime, tenant_id: str) -> dict[str, Any]:
