@@ -72,7 +72,7 @@ def test_smtp_outage_then_every_message_arrives_exactly_once(rt, api, clock, smt
     html = recharged.message.get_body(("html",)).get_content()
     for body in (text, html):
         assert "100.00 USD" in body and "96.50 USD" in body and "rcpt_42" in body
-        assert f"https://credits.provider.example/admin/tenants/{tid}" in body
+        assert f"https://credits.provider.example/admin/t/{tid}/billing" in body
     contoso = by_subject["Contoso: Communications Credits balance is 0.00 EUR"]
     assert contoso.rcpt_tos == ["boss@contoso.example"]
 

@@ -36,12 +36,18 @@ PAYLOADS: dict[str, dict[str, Any]] = {
                        "expires_at": "2026-03-20T09:30:00Z", "days_left": 19, "balance": "5120"},
     "statement_issued": {"period": "2026-02", "total": "18250", "statement_id": "st-2", "lines": [
         {"category": "international", "capability": "user_out", "calls": 12, "seconds": 900, "amount": "18250"}]},
+    "balance_low": {"balance": "900", "threshold": "1000"},
+    "spend_cap_reached": {"cap": "daily_limit", "period": "2026-03-01", "limit": "20000", "spent": "20150"},
+    "spend_anomaly": {"last_hour": "60000", "hourly_average": "300", "until": "2026-03-01T09:00:00+00:00"},
 }
 EXPECTED = {  # what each message must state besides the tenant and the admin link
     "auto_recharge_succeeded": ["5000 JPY", "5120 JPY", "R-0009", "visa ****4242"],
     "auto_recharge_failed": ["5000 JPY", "card_declined", "-40 JPY", "02 Mar 2026 09:30 UTC", "card was declined"],
     "auto_recharge_suspended": ["expired_card", "-40 JPY", "3 failed attempts"],
     "balance_depleted": ["-40 JPY", "add funds"],
+    "balance_low": ["900 JPY", "1000 JPY"],
+    "spend_cap_reached": ["daily limit", "20000 JPY", "20150 JPY", "2026-03-01"],
+    "spend_anomaly": ["60000 JPY", "300 JPY", "01 Mar 2026 09:00 UTC"],
     "pool_threshold": ["100%", "audio_conferencing", "3000 of 3000 minutes"],
     "funds_expiring": ["1200 JPY", "9000 JPY", "20 Mar 2026 09:30 UTC", "19 days", "5120 JPY"],
     "statement_issued": ["2026-02", "18250 JPY", "st-2", "international / user_out", "12 calls, 18250 JPY"],
@@ -55,7 +61,7 @@ def test_every_event_renders_text_html_and_subject(event: str) -> None:
     assert out.subject.startswith("Fabrikam <Retail> & Co: ") and "\n" not in out.subject
     assert "Fabrikam <Retail> & Co" in out.text and "Fabrikam &lt;Retail&gt; &amp; Co" in out.html
     for body in (out.text, out.html):
-        assert "https://cc.example/admin/tenants/t-1" in body and "What to do next" in body
+        assert "https://cc.example/admin/t/t-1/" in body and "What to do next" in body
         for fact in EXPECTED[event]:
             assert fact in body, (event, fact)
     mail = messages.email(n, out, sender="Credits <no-reply@cc.example>")

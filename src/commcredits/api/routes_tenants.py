@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response
 
 from ..errors import ValidationError
 from ..services import tenants as svc
+from . import routes_spend
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
-from .schemas import SwitchTokenIn, TenantIn, TenantPatch, UserIn, UserPatch, tenant_out, user_out
+from .schemas import SwitchTokenIn, TenantIn, TenantPatch, UserIn, tenant_out, user_out
 
 router = APIRouter(prefix="/v1", tags=["tenants"])
 
@@ -56,8 +57,9 @@ def list_users(
 
 
 @router.patch("/tenants/{tid}/users/{uid}")
-def patch_user(tid: str, uid: str, body: UserPatch, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return user_out(svc.update_user(rt, who, tid, uid, body.model_dump(exclude_unset=True)))
+def patch_user(tid: str, uid: str, body: routes_spend.UserPatchIn, rt: RuntimeDep, who: PrincipalDep
+               ) -> dict[str, Any]:
+    return routes_spend.patch_user(rt, who, tid, uid, body.model_dump(exclude_unset=True))
 
 
 @router.post("/tenants/{tid}/users/{uid}/tokens", status_code=201)
@@ -78,3 +80,6 @@ def switch_token(body: SwitchTokenIn, rt: RuntimeDep, who: PrincipalDep) -> dict
 def revoke_token(token_id: str, rt: RuntimeDep, who: PrincipalDep) -> Response:
     svc.revoke_token(rt, who, token_id)
     return Response(status_code=204)
+
+
+router.include_router(routes_spend.router)  # /v1/tenants/{tid}/spend-controls, /v1/purchase-limits/{currency}

@@ -12,10 +12,28 @@ DEFAULT_MINIMUM = 50 * MICROS
 DEFAULT_MAXIMUM = 100_000 * MICROS
 
 
+LIMIT_CEILING = 10**12 * MICROS  # no per-purchase maximum above a trillion units
+SEEDS: dict[str, tuple[int, int]] = {  # DOMAIN.md "Purchase limits per currency"
+    "JPY": (5_000 * MICROS, 10_000_000 * MICROS),
+    "KRW": (5_000 * MICROS, 10_000_000 * MICROS),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class PurchaseLimits:
     minimum: int = DEFAULT_MINIMUM
     maximum: int = DEFAULT_MAXIMUM
+
+    def __post_init__(self) -> None:
+        if not 0 < self.minimum <= self.maximum <= LIMIT_CEILING:
+            raise ValueError("the minimum must be positive and at most the maximum")
+
+
+def seed_limits(currency: str) -> PurchaseLimits:
+    """The seeded limits of a currency: 5,000 / 10,000,000 for JPY and KRW, else 50 / 100,000
+    in the currency's major unit (operators override them per currency)."""
+    minimum, maximum = SEEDS.get(currency.upper(), (DEFAULT_MINIMUM, DEFAULT_MAXIMUM))
+    return PurchaseLimits(minimum, maximum)
 
 
 @dataclass(frozen=True, slots=True)

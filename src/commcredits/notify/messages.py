@@ -57,8 +57,17 @@ class Rendered:
     html: str
 
 
-def admin_url(public_url: str, tenant_id: str) -> str:
-    return f"{public_url.rstrip('/')}/admin/tenants/{tenant_id}"
+PAGES = {  # the admin-center page where an event's "what to do next" is done
+    "pool_threshold": "usage", "statement_issued": "postpaid", "spend_cap_reached": "spend-controls",
+    "spend_anomaly": "spend-controls",
+}
+
+
+def admin_url(public_url: str, tenant_id: str, event: str = "") -> str:
+    """The tenant's admin-center page for the event (billing unless another fits better);
+    COMMCREDITS_PUBLIC_URL is the base. A reader who is not logged in is sent to the login
+    page and back here."""
+    return f"{public_url.rstrip('/')}/admin/t/{tenant_id}/{PAGES.get(event, 'billing')}"
 
 
 def _when(value: str | datetime) -> str:
@@ -70,7 +79,7 @@ def _context(n: Notification, tenant: TenantInfo, public_url: str) -> dict[str, 
     currency = str(n.payload.get("currency") or tenant.currency)
     return {
         "tenant": tenant, "payload": n.payload, "event": n.event, "notification_id": n.id,
-        "currency": currency, "admin_url": admin_url(public_url, tenant.id),
+        "currency": currency, "admin_url": admin_url(public_url, tenant.id, n.event),
         "money": lambda amount: f"{amount} {currency}", "when": _when,
     }
 

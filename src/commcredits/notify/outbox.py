@@ -1,7 +1,8 @@
 """Enqueue a notification inside the caller's transaction (the transactional outbox).
 
 Events (API.md): auto_recharge_succeeded, auto_recharge_failed, auto_recharge_suspended,
-balance_depleted, pool_threshold, funds_expiring, statement_issued. Recipients are the
+balance_depleted, pool_threshold, funds_expiring, statement_issued, balance_low,
+spend_cap_reached, spend_anomaly. Recipients are the
 tenant's users holding an admin role at the moment the event happens. `dedupe_key` makes an
 event idempotent (for example one reminder per lot): enqueueing the same key twice for a
 tenant stores it once.
@@ -27,6 +28,7 @@ from ..domain.access import is_admin
 EVENTS = (
     "auto_recharge_succeeded", "auto_recharge_failed", "auto_recharge_suspended",
     "balance_depleted", "pool_threshold", "funds_expiring", "statement_issued",
+    "balance_low", "spend_cap_reached", "spend_anomaly",
 )
 
 

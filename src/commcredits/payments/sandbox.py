@@ -10,13 +10,21 @@ Fault injection, for tests of what a real network does to us (`inject`):
   the reply were lost on the way back.
 Faults apply to the next `times` charges (None: until `clear_faults`). `charged_total` and
 `charges` tell tests what the gateway actually took.
+
+A stored card is good through the last day of its expiry month: from the first instant of
+the next month (UTC) on the service's clock (`now`, handed in by the runtime), a charge is
+declined `expired_card`, a hard decline, as a real gateway does. The expiry travels in the
+card's reference; `update_card` records a new one (kept in memory: the sandbox forgets it
+on restart, the card then declines as expired until it is updated again).
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .gateway import CardRejected, ChargeResult, GatewayUnavailable, SavedCard
 
@@ -64,7 +72,9 @@ class SandboxCharge:
 class SandboxGateway:
     name = "sandbox"
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
+        self._expiry: dict[str, tuple[int, int]] = {}  # card ref -> (year, month) after update_card
         self._charges: dict[str, SandboxCharge] = {}
         self._lock = threading.Lock()
         self._fault: str | None = None
@@ -112,12 +122,14 @@ class SandboxGateway:
         if not (cvc.isdigit() and len(cvc) in (3, 4)):
             raise CardRejected("incorrect_cvc", "the card's security code is not valid")
         behaviour = TEST_CARDS.get(number, (None, None))[1] or "ok"
-        ref = f"pm_sandbox_{behaviour}_{secrets.token_hex(6)}"
+        ref = f"pm_sandbox_{behaviour}_{exp_year:04d}{exp_month:02d}_{secrets.token_hex(6)}"
         return SavedCard(ref, brand_of(number), number[-4:], exp_month, exp_year)
 
     def update_card(self, *, card_ref: str, exp_month: int, exp_year: int) -> None:
         if not card_ref.startswith("pm_sandbox_"):
             raise CardRejected("incorrect_number", "the sandbox does not know this card")
+        with self._lock:
+            self._expiry[card_ref] = (exp_year, exp_month)
 
     def remove_card(self, *, card_ref: str) -> None:
         return None
@@ -135,7 +147,9 @@ class SandboxGateway:
             fault = self._take_fault()
             if fault == "timeout":
                 raise GatewayUnavailable("the sandbox gateway timed out (injected fault)")
-            behaviour = card_ref.removeprefix("pm_sandbox_").rsplit("_", 1)[0]
+            behaviour = _behaviour(card_ref)
+            if self._expired(card_ref):
+                behaviour = "expired_card"
             if behaviour == "ok":
                 result = ChargeResult(True, charge_ref=f"ch_sandbox_{secrets.token_hex(8)}")
             else:
@@ -145,6 +159,32 @@ class SandboxGateway:
             if fault == "lose_reply":
                 raise GatewayUnavailable("the sandbox gateway's reply was lost (injected fault)")
             return result
+
+
+    def _expired(self, card_ref: str) -> bool:
+        expiry = self._expiry.get(card_ref) or _ref_expiry(card_ref)
+        if expiry is None:
+            return False
+        year, month = expiry
+        first_invalid = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return self.now() >= first_invalid
+
+
+def _behaviour(card_ref: str) -> str:
+    """'pm_sandbox_<behaviour>[_<yyyymm>]_<hex>' -> behaviour (references saved before the
+    expiry was encoded have no yyyymm part)."""
+    parts = card_ref.removeprefix("pm_sandbox_").rsplit("_", 2)
+    if len(parts) == 3 and len(parts[1]) == 6 and parts[1].isdigit():
+        return parts[0]
+    return card_ref.removeprefix("pm_sandbox_").rsplit("_", 1)[0]
+
+
+def _ref_expiry(card_ref: str) -> tuple[int, int] | None:
+    parts = card_ref.removeprefix("pm_sandbox_").rsplit("_", 2)
+    if len(parts) == 3 and len(parts[1]) == 6 and parts[1].isdigit():
+        year, month = int(parts[1][:4]), int(parts[1][4:])
+        return (year, month) if 1 <= month <= 12 else None
+    return None
 
 
 _MESSAGES = {

@@ -195,7 +195,7 @@ def _start_attempt(
     tenant = tenants.get(conn, tenant_id)
     assert tenant is not None
     micros = parse_amount(amount, tenant.currency, purchase=True)
-    violation = limit_violation(micros, tenant.currency, rt.purchase_limits(tenant.currency))
+    violation = limit_violation(micros, tenant.currency, rt.purchase_limits(tenant.currency, conn))
     if violation:
         code, message = violation.split(":", 1)
         raise (BelowMinimum if code == "below_minimum" else AboveMaximum)(message)

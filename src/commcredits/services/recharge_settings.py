@@ -63,7 +63,7 @@ def _check(
         raise ValidationError("amount must be positive")
     if not enabled:
         return
-    violation = limit_violation(amount, tenant.currency, rt.purchase_limits(tenant.currency))
+    violation = limit_violation(amount, tenant.currency, rt.purchase_limits(tenant.currency, conn))
     if violation:
         code, message = violation.split(":", 1)
         raise (BelowMinimum if code == "below_minimum" else AboveMaximum)(f"amount: {message}")

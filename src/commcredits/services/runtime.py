@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from ..config import Settings
-from ..db.engine import make_engine
+from ..db.engine import make_engine, read_tx
+from ..db.spend_controls import get_purchase_limits
 from ..domain.purchases import PurchaseLimits
 from ..payments.gateway import PaymentGateway
 from ..payments.sandbox import SandboxGateway
@@ -31,10 +32,21 @@ class Runtime:
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         clock: Clock = SandboxClock(engine) if settings.sandbox else SystemClock()
-        return cls(engine=engine, settings=settings, clock=clock, gateway=_gateway(settings))
+        runtime = cls(engine=engine, settings=settings, clock=clock, gateway=_gateway(settings))
+        if isinstance(runtime.gateway, SandboxGateway):  # cards expire on the service's clock
+            runtime.gateway.now = lambda: runtime.clock.now()
+        return runtime
 
-    def purchase_limits(self, currency: str) -> PurchaseLimits:
-        return self.limits.get(currency, PurchaseLimits())
+    def purchase_limits(self, currency: str, conn: Connection | None = None) -> PurchaseLimits:
+        """The currency's minimum and maximum per purchase and recharge: an explicit override
+        in `limits`, else what the operator stored, else the seeds (DOMAIN.md "Purchase limits
+        per currency"). Pass the caller's `conn` inside a transaction."""
+        if currency in self.limits:
+            return self.limits[currency]
+        if conn is not None:
+            return get_purchase_limits(conn, currency)[0]
+        with read_tx(self.engine) as own:
+            return get_purchase_limits(own, currency)[0]
 
 
 def _gateway(settings: Settings) -> PaymentGateway:
