@@ -24,22 +24,27 @@ def test_move_to_postpaid_is_refused_while_auto_recharge_is_on(rt, api) -> None:
     client = client_for(rt)
     login(client, org.email("billing"))
     billing = client.get(f"/admin/t/{org.tid}/billing")
-    saved = client.post(f"/admin/t/{org.tid}/billing/auto-recharge", data={
-        "csrf_token": csrf_of(billing.text), "enabled": "on", "amount": "50.00", "trigger": "80.00",
-        "payment_method_id": pm})
+    form = {"csrf_token": csrf_of(billing.text), "enabled": "on", "amount": "50.00", "trigger": "80.00",
+            "payment_method_id": pm}
+    asked = _text(client.post(f"/admin/t/{org.tid}/billing/auto-recharge", data=form).text)
+    assert "Saving will charge your card now" in asked and "saving charges 100.00 USD to the card at once" in asked
+    assert "Balance 0.00 USD" in asked  # nothing saved or charged before the admin confirms
+    saved = client.post(f"/admin/t/{org.tid}/billing/auto-recharge", data={**form, "charge_now": "yes"})
     page = _text(saved.text)
     assert saved.status_code == 200 and "Auto-recharge settings saved." in page
-    assert "Balance 100.00 USD" in page and "succeeded" in page  # saving fired a recharge of 2 x 50.00
+    assert "the card was charged 100.00 USD at once: the charge succeeded" in page  # 2 x 50.00
+    assert "Balance 100.00 USD" in page and "succeeded" in page
 
     postpaid = client.get(f"/admin/t/{org.tid}/postpaid")
     assert "Auto-recharge is on" in _text(postpaid.text)
     token = csrf_of(postpaid.text)
     unconfirmed = client.post(f"/admin/t/{org.tid}/postpaid/move", data={"csrf_token": token})
     assert unconfirmed.status_code == 422 and "Tick the box" in _text(unconfirmed.text)
+    assert 'aria-invalid="true" aria-describedby="postpaid-confirm-error"' in unconfirmed.text
     refused = client.post(f"/admin/t/{org.tid}/postpaid/move", data={"csrf_token": token, "confirm": "yes"})
     text = _text(refused.text)
-    assert refused.status_code == 409 and "Move to post-paid: Auto-recharge is on." in text
-    assert "Turn auto-recharge off first, or the balance would refill forever" in text and "(auto_recharge_on)" in text
+    assert refused.status_code == 409 and "Move to post-paid: Auto-recharge is on" in text
+    assert "Turn auto-recharge off first, or the balance would refill forever" in text and "auto_recharge_on" not in text
 
     client.post(f"/admin/t/{org.tid}/billing/auto-recharge", data={"csrf_token": token, "amount": "50.00",
                                                                    "trigger": "80.00", "payment_method_id": pm})
@@ -84,6 +89,7 @@ def test_operator_sets_a_password_with_the_cli(tmp_path: Path) -> None:
         assert result.exit_code == code, result.output
         return result.output
 
+    run("init")  # other commands refuse a database that does not exist
     tid = json.loads(run("tenants", "create", "Contoso", "--country", "US", "--currency", "USD"))["id"]
     run("tenants", "add-user", tid, "ann@contoso.example", "--usage-location", "US", "--role", "billing_administrator")
     out = run("tenants", "set-password", tid, "Ann@Contoso.example", "--password", PASSWORD)

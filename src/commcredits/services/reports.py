@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -170,8 +172,12 @@ def usage_export(
     return tenant.currency, rows()
 
 
-def as_csv(rows: Iterator[list[Any]]) -> Iterator[str]:
+def as_csv(rows: Iterator[list[Any]], *, bom: bool = False) -> Iterator[str]:
+    """CSV text as it streams; `bom` starts it with a UTF-8 byte order mark, which Excel needs
+    to read non-ASCII names right (the web download sets it, the API's CSV stays plain)."""
     buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
     writer = csv.writer(buffer)
     for row in rows:
         writer.writerow(row)
@@ -180,41 +186,97 @@ def as_csv(rows: Iterator[list[Any]]) -> Iterator[str]:
         buffer.truncate()
 
 
-def as_xlsx(rows: Iterator[list[Any]]) -> bytes:
-    """An Excel workbook (write-only mode: rows stream into the file)."""
+_TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
+_MONEY = (COLUMNS.index("Connection Fee"), COLUMNS.index("Charge"))
+_WIDTHS = {"UsageId": 38, "Call ID": 16, "Conference ID": 14, "User Id": 38, "UPN": 28, "User Display Name": 22,
+           "Caller ID": 16, "Call Type": 20, "Destination Dialed": 18, "Destination Number": 16,
+           "Domestic/International": 14, "Start Time": 20, "End Time": 20, "Capability": 26}
+
+
+def _typed(row: list[Any], zone: ZoneInfo | None) -> list[Any]:
+    """A report row with Excel types: naive datetimes (in `zone`, else UTC), Decimal money."""
+    out = list(row)
+    for i in _TIMES:
+        instant = datetime.fromisoformat(str(row[i]).replace("Z", "+00:00"))
+        out[i] = instant.astimezone(zone or UTC).replace(tzinfo=None, microsecond=0)
+    for i in _MONEY:
+        out[i] = Decimal(str(row[i]))
+    return out
+
+
+def as_xlsx(rows: Iterator[list[Any]], *, currency: str = "", zone: str | None = None) -> bytes:
+    """An Excel workbook whose cells are typed: dates as dates, money as numbers in the
+    currency's format, seconds as numbers; the header row frozen, an autofilter over the
+    table, and column widths. Write-only mode: rows stream into the file. Times are in
+    `zone` when given (the header names it), else UTC."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("PSTN usage")
+    sheet.freeze_panes = "A2"
+    for i, name in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 12)
+    tz = ZoneInfo(zone) if zone and zone != "UTC" else None
+    money_format = f'#,##0.{"0" * minor_units(currency or "USD")} "{currency}"' if currency else "#,##0.00####"
+    header = next(rows, None)
+    if header is not None:
+        names = [f"{n} ({zone})" if tz and i in _TIMES else n for i, n in enumerate(header)]
+        sheet.append([_bold(sheet, n, Font) for n in names])
+    count = 0
     for row in rows:
-        sheet.append(row)
+        cells = []
+        for i, value in enumerate(_typed(row, tz)):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = "yyyy-mm-dd hh:mm:ss" if i in _TIMES else money_format if i in _MONEY else "General"
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
+def _bold(sheet: Any, value: str, font: Any) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = font(bold=True)
+    return cell
+
+
 def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
-    """From the last two months of credit-paid calls: a recharge amount worth a month of
-    usage, a trigger worth a week, and the days until the balance reaches zero."""
+    """From the last 60 days of credit-paid calls (by the service's clock): a recharge amount
+    worth a month of usage, a trigger worth a week, and the days until the balance reaches
+    zero. `basis` says in words which calls it used; with none, it recommends the minimum
+    purchase for both (a trigger of 0 would recharge only once calls are already refused)."""
     require_tenant(who, tenant_id, VIEW_BILLING)
     now = rt.clock.now()
+    since = now - timedelta(days=60)
     with read_tx(rt.engine) as conn:
         tenant = tenant_db.get(conn, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
-        spent, first = reports.credits_spent(conn, tenant_id, now - timedelta(days=60), now)
+        spent, first = reports.credits_spent(conn, tenant_id, since, now)
         available = balance_of(conn, tenant, now) - tenant.reserved
     minimum = rt.purchase_limits(tenant.currency).minimum
     digits = minor_units(tenant.currency)
+    window = {"window_start": iso(since), "window_end": iso(now), "spent": format_micros(spent, digits),
+              "available": format_micros(available, digits), "currency": tenant.currency}
+    period = f"{since.date().isoformat()} to {now.date().isoformat()} (UTC)"
     if not spent or first is None:
         return {
-            "currency": tenant.currency,
+            **window,
             "window_days": 0,
             "daily_spend": format_micros(0, digits),
             "recommended_amount": format_micros(minimum, digits),
-            "recommended_trigger": format_micros(0, digits),
+            "recommended_trigger": format_micros(minimum, digits),
             "days_until_zero": None,
-            "basis": "no credit-paid calls in the last 60 days",
+            "basis": f"no calls paid with credits from {period}, so there is no usage to go by: "
+                     "the minimum purchase is suggested for both as a start",
         }
     window_s = max((now - first) // timedelta(seconds=1), 86_400)  # at least a day
     daily = spent * 86_400 // window_s
@@ -223,12 +285,13 @@ def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any
     trigger = -(-daily * 7 // step) * step
     until = max(available, 0) // daily if daily else None
     return {
-        "currency": tenant.currency,
+        **window,
         "window_days": window_s // 86_400,
         "daily_spend": format_micros(daily, digits),
         "recommended_amount": format_micros(amount, digits),
         "recommended_trigger": format_micros(trigger, digits),
         "days_until_zero": until,
-        "available": format_micros(available, digits),
-        "basis": "amount: about 30 days of usage; trigger: about 7 days, both rounded up to 10",
+        "basis": f"{format_micros(spent, digits)} {tenant.currency} of calls paid with credits from "
+                 f"{first.date().isoformat()} to {now.date().isoformat()} (UTC); amount: about 30 days of that "
+                 "usage, trigger: about 7 days, both rounded up to 10",
     }

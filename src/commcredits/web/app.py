@@ -10,7 +10,9 @@ framing, and is not cached.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,9 +22,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import CommCreditsError, Unauthenticated
 from ..services.runtime import Runtime
-from . import routes_auth, routes_billing, routes_operator, routes_tenant
+from . import (
+    routes_auth,
+    routes_billing,
+    routes_cards,
+    routes_operator,
+    routes_tenant,
+    routes_transactions,
+    routes_usage,
+)
 from .render import PREFIX, STATIC, page, sentence
-from .session import CsrfRefused, LoginRequired, NoAccess, login_redirect_target, me
+from .session import CsrfRefused, LoginRequired, NoAccess, current_session, login_redirect_target, me
+from .session import _tenant_page as tenant_page
 
 log = logging.getLogger("commcredits.web")
 HEADERS = {
@@ -36,8 +47,26 @@ TITLES = {401: "Please log in", 403: "You don't have access to this", 404: "Not 
           409: "That cannot be done now", 422: "Some details are not right"}
 
 
-def error_page(status: int, title: str, detail: str) -> Response:
-    return page("error.html", status, title=title, detail=sentence(detail), status=status, home=f"{PREFIX}/")
+def error_page(status: int, title: str, detail: str, request: Request | None = None) -> Response:
+    context = _signed_in(request) if request is not None else {}
+    return page("error.html", status, title=title, detail=sentence(detail), status=status, home=f"{PREFIX}/",
+                **context)
+
+
+def _signed_in(request: Request) -> dict[str, Any]:
+    """The header and menu of a signed-in viewer, so an error page keeps them; {} otherwise."""
+    try:
+        session = current_session(request)
+    except LoginRequired:
+        return {}
+    tenant = re.match(rf"^{PREFIX}/t/([^/]+)/", request.url.path)
+    if tenant:
+        try:
+            context = tenant_page(request, tenant.group(1), session).context("")
+            return {k: context[k] for k in ("me", "t", "base", "can", "active")}
+        except (CommCreditsError, NoAccess):
+            pass
+    return {"me": me(session)}
 
 
 def install_handlers(web: FastAPI) -> None:
@@ -59,17 +88,17 @@ def install_handlers(web: FastAPI) -> None:
     async def _service(request: Request, exc: CommCreditsError) -> Response:
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(login_redirect_target(request), status_code=303)
-        return error_page(exc.status, TITLES.get(exc.status, exc.title), exc.detail)
+        return error_page(exc.status, TITLES.get(exc.status, exc.title), exc.detail, request)
 
     @web.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
-        return error_page(422, TITLES[422], f"these fields are missing or malformed: {fields}")
+        return error_page(422, TITLES[422], f"these fields are missing or malformed: {fields}", request)
 
     @web.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = "there is no such page" if exc.status_code == 404 else str(exc.detail)
-        return error_page(exc.status_code, TITLES.get(exc.status_code, "Request refused"), detail)
+        return error_page(exc.status_code, TITLES.get(exc.status_code, "Request refused"), detail, request)
 
     @web.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> Response:
@@ -92,7 +121,8 @@ def create_web_app(rt: Runtime) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    for module in (routes_auth, routes_billing, routes_tenant, routes_operator):
+    for module in (routes_auth, routes_billing, routes_cards, routes_transactions, routes_usage, routes_tenant,
+                   routes_operator):
         web.include_router(module.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     return web

@@ -1,11 +1,16 @@
-"""Billing > Communications Credits: balance, lots, transactions, Add funds, auto-recharge,
-payment methods and receipts.
+"""Billing > Communications Credits: balance, lots, recent transactions, Add funds and the
+auto-recharge settings.
 
 Every action is a form POST answered with a redirect back to its page (post/redirect/get)
-when it worked, or with the page again, the form still filled in and the reason in plain
-words, when it did not. Add funds carries an idempotency key made when the page was drawn,
+when it worked, or with the page again, the form still filled in and the reason next to its
+field, when it did not. Add funds carries an idempotency key made when the page was drawn,
 so a form sent twice charges once. The services decide who may do what; the pages only
 leave out the buttons a viewer could not use.
+
+Auto-recharge never charges unannounced: when saving would charge the card at once (the
+balance is below the new trigger), the first POST only shows what will happen and asks
+again with a "Save and charge ... now" button; after saving, the message at the top says
+what was charged.
 """
 
 from __future__ import annotations
@@ -14,42 +19,59 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
+from ..domain.money import MoneyError, minor_units, parse_micros
+from ..domain.recharge import recharge_amount
 from ..errors import CommCreditsError
-from ..payments.sandbox import TEST_CARDS, brand_of
-from ..services import balances, funds, payment_methods, receipts, recharge_settings
+from ..services import balances, funds, payment_methods, recharge_settings, transaction_pages
 from ..services import tenants as tenant_svc
-from .forms import done, flash, problem
-from .receipts import render_html, render_pdf
-from .render import page, sentence, words
+from .amounts import AmountFormatError, example, normalise_amount
+from .feedback import FormProblem, explain, form_error
+from .render import money, page
 from .session import FormDep, TenantPage, ViewDep
 
 router = APIRouter(prefix="/t/{tid}")
 Field = Annotated[str, Form()]
 
-DONE = {
-    "funds": "Funds added. The new credit lot is listed below.",
-    "auto_recharge": "Auto-recharge settings saved.",
-    "card_added": "Card saved.",
-    "card_removed": "Card removed.",
-}
+FUNDS_FIELDS = {"amount": "funds-amount", "below_minimum": "funds-amount", "above_maximum": "funds-amount",
+                "validation_error": "funds-amount", "card_declined": "funds-card", "expired_card": "funds-card",
+                "insufficient_funds": "funds-card", "incorrect_cvc": "funds-card", "processing_error": "funds-card",
+                "not_found": "funds-card"}
+RECHARGE_FIELDS = {"amount": "ar-amount", "trigger": "ar-trigger", "below_minimum": "ar-amount",
+                   "above_maximum": "ar-amount", "validation_error": "ar-amount", "not_found": "ar-card"}
 
 
 def billing_page(p: TenantPage, *, status: int = 200, error: dict[str, Any] | None = None,
-                 form: dict[str, str] | None = None, done_code: str = "") -> Response:
+                 form: dict[str, str] | None = None, done_code: str = "",
+                 confirm: dict[str, str] | None = None) -> Response:
     rt, who, tid, currency = p.rt, p.who, p.tenant.id, p.tenant.currency
     bal = balances.balance_view(rt, who, tid)
     recharge = recharge_settings.settings_view(rt, who, tid) if p.can_billing else dict(bal["auto_recharge"])
     cards = payment_methods.list_payment_methods(rt, who, tid) if p.can_billing else []
     limits = rt.purchase_limits(currency)
+    txns = transaction_pages.transactions_page(rt, who, tid, kind=None, start=None, end=None, cursor=None,
+                                               limit=10)["items"]
     return page("billing.html", status, **p.context(
-        "billing", bal=bal, recharge=recharge, cards=cards, form=form or {}, error=error,
-        txns=balances.transactions_view(rt, who, tid, cursor=None, limit=20)["items"],
-        purchase=tenant_svc.purchase_status(rt, p.tenant), idempotency_key=uuid.uuid4().hex,
+        "billing", bal=bal, recharge=recharge, cards=cards, form=form or {}, error=error, confirm=confirm,
+        txns=txns, purchase=tenant_svc.purchase_status(rt, p.tenant), idempotency_key=uuid.uuid4().hex,
         minimum=balances.money(limits.minimum, currency), maximum=balances.money(limits.maximum, currency),
-        flash=flash(done_code, DONE), has_deficit=any(c not in "0.-" for c in bal["deficit"]),
+        flash=_flash(done_code, recharge, currency), has_deficit=any(c not in "0.-" for c in bal["deficit"]),
+        example=example(p.tenant.country), lot_receipts=transaction_pages.lot_receipts(rt, who, tid),
     ))
+
+
+def _flash(code: str, recharge: dict[str, Any], currency: str) -> dict[str, str] | None:
+    if code == "funds":
+        return {"text": "Funds added. The new credit lot is listed below."}
+    if code == "auto_recharge":
+        return {"text": "Auto-recharge settings saved. Nothing was charged."}
+    last = recharge.get("last_attempt")
+    if code == "auto_recharge_charged" and last:
+        outcome = "the charge succeeded" if last["status"] == "succeeded" else f"the charge {last['status']}"
+        return {"text": f"Auto-recharge settings saved. Because the balance was below the trigger, the card was "
+                        f"charged {money(last['amount'], currency)} at once: {outcome}."}
+    return None
 
 
 @router.get("/billing")
@@ -57,79 +79,79 @@ def billing(p: ViewDep, done: str = "") -> Response:
     return billing_page(p, done_code=done)
 
 
+def typed_amount(p: TenantPage, text: str, field: str, what: str, *, required: bool) -> str | None:
+    """The amount a person typed, in the API's grammar; None when empty and not required."""
+    country, currency = p.tenant.country, p.tenant.currency
+    try:
+        value = normalise_amount(text.strip(), country)
+        if value:
+            parse_micros(value, max_decimals=minor_units(currency))
+    except (AmountFormatError, MoneyError) as exc:
+        if isinstance(exc, MoneyError) and "decimals" in str(exc):
+            raise FormProblem(field, f"The {what} has too many decimals",
+                              f"{currency} amounts have at most {minor_units(currency)} decimals") from None
+        raise FormProblem(field, f"The {what} is not an amount",
+                          f"type the {what} in digits, such as {example(country)} or 1000") from None
+    if not value:
+        if required:
+            raise FormProblem(field, f"The {what} is missing", f"enter the {what}, such as {example(country)}")
+        return None
+    return value
+
+
 @router.post("/billing/funds")
 def add_funds(p: FormDep, amount: Field = "", payment_method_id: Field = "", idempotency_key: Field = "") -> Response:
     form = {"amount": amount, "payment_method_id": payment_method_id}
     try:
-        status, body = funds.add_funds(p.rt, p.who, p.tenant.id, amount=amount.strip(),
-                                       payment_method_id=payment_method_id,
+        value = typed_amount(p, amount, "funds-amount", "amount", required=True)
+        status, body = funds.add_funds(p.rt, p.who, p.tenant.id, amount=value, payment_method_id=payment_method_id,
                                        idempotency_key=idempotency_key or uuid.uuid4().hex)
+    except FormProblem as exc:
+        return billing_page(p, status=422, error=form_error("Add funds", exc), form=form)
     except CommCreditsError as exc:
-        return billing_page(p, status=exc.status, error=problem("Add funds", exc), form=form)
-    if status >= 400:
-        error = {"where": "Add funds", "title": body["title"], "detail": sentence(body["detail"]),
-                 "code": body["code"], "reason": None}
-        return billing_page(p, status=status, error=error, form=form)
-    return done(p, "billing", "funds")
+        return billing_page(p, status=exc.status, error=explain("Add funds", exc, FUNDS_FIELDS), form=form)
+    if status >= 400:  # a stored failure replayed by its idempotency key
+        failed = CommCreditsError(str(body["detail"]), code=str(body["code"]))
+        return billing_page(p, status=status, error=explain("Add funds", failed, FUNDS_FIELDS), form=form)
+    return RedirectResponse(f"{p.url}/billing?done=funds#message", status_code=303)
 
 
 @router.post("/billing/auto-recharge")
 def save_auto_recharge(p: FormDep, enabled: Field = "", amount: Field = "", trigger: Field = "",
-                       payment_method_id: Field = "") -> Response:
+                       payment_method_id: Field = "", charge_now: Field = "") -> Response:
     form = {"ar_enabled": enabled, "ar_amount": amount, "ar_trigger": trigger, "ar_card": payment_method_id}
+    on = enabled == "on"
     try:
-        recharge_settings.save_settings(p.rt, p.who, p.tenant.id, enabled=enabled == "on",
-                                        amount=amount.strip() or None, trigger=trigger.strip() or None,
-                                        payment_method_id=payment_method_id or None)
+        value = typed_amount(p, amount, "ar-amount", "recharge amount", required=on)
+        level = typed_amount(p, trigger, "ar-trigger", "trigger", required=on)
+        if on and charge_now != "yes":
+            due = _charge_on_save(p, value, level)
+            if due:
+                return billing_page(p, form=form, confirm=due)
+        before = recharge_settings.settings_view(p.rt, p.who, p.tenant.id).get("last_attempt")
+        after = recharge_settings.save_settings(p.rt, p.who, p.tenant.id, enabled=on, amount=value, trigger=level,
+                                                payment_method_id=payment_method_id or None)
+    except FormProblem as exc:
+        return billing_page(p, status=422, error=form_error("Auto-recharge", exc), form=form)
     except CommCreditsError as exc:
-        return billing_page(p, status=exc.status, error=problem("Auto-recharge", exc), form=form)
-    return done(p, "billing", "auto_recharge", "#auto-recharge")
+        return billing_page(p, status=exc.status, error=explain("Auto-recharge", exc, RECHARGE_FIELDS), form=form)
+    charged = (after.get("last_attempt") or {}).get("id") not in (None, (before or {}).get("id"))
+    code = "auto_recharge_charged" if charged else "auto_recharge"
+    return RedirectResponse(f"{p.url}/billing?done={code}#message", status_code=303)
 
 
-def cards_page(p: TenantPage, *, status: int = 200, error: dict[str, Any] | None = None,
-               form: dict[str, str] | None = None, done_code: str = "") -> Response:
-    cards = payment_methods.list_payment_methods(p.rt, p.who, p.tenant.id)
-    recharge = recharge_settings.settings_view(p.rt, p.who, p.tenant.id)
-    test_cards = [{"number": n, "brand": brand_of(n), "outcome": words(charge) or "succeeds"}
-                  for n, (_, charge) in TEST_CARDS.items()] if p.rt.gateway.name == "sandbox" else []
-    return page("payment_methods.html", status, **p.context(
-        "cards", cards=cards, recharge=recharge, test_cards=test_cards, form=form or {}, error=error,
-        flash=flash(done_code, DONE),
-    ))
-
-
-@router.get("/payment-methods")
-def cards(p: ViewDep, done: str = "") -> Response:
-    return cards_page(p, done_code=done)
-
-
-@router.post("/payment-methods")
-def add_card(p: FormDep, card_number: Field = "", exp_month: Field = "", exp_year: Field = "",
-             cvc: Field = "") -> Response:
-    form = {"exp_month": exp_month, "exp_year": exp_year}  # the card number is never echoed back
+def _charge_on_save(p: TenantPage, amount: str | None, trigger: str | None) -> dict[str, str] | None:
+    """What saving these settings would charge at once, or None. Values the service will
+    refuse are left to it (it says why)."""
+    shown = balances.balance_view(p.rt, p.who, p.tenant.id)["balance"]
     try:
-        payment_methods.add_payment_method(p.rt, p.who, p.tenant.id, card_number="".join(card_number.split()),
-                                           exp_month=exp_month, exp_year=exp_year, cvc=cvc.strip())
-    except CommCreditsError as exc:
-        return cards_page(p, status=exc.status, error=problem("Add a card", exc), form=form)
-    return done(p, "payment-methods", "card_added")
-
-
-@router.post("/payment-methods/{pmid}/remove")
-def remove_card(p: FormDep, pmid: str) -> Response:
-    try:
-        payment_methods.remove_payment_method(p.rt, p.who, p.tenant.id, pmid)
-    except CommCreditsError as exc:
-        return cards_page(p, status=exc.status, error=problem("Remove card", exc))
-    return done(p, "payment-methods", "card_removed")
-
-
-@router.get("/receipts/{rid}")
-def receipt(p: ViewDep, rid: str, format: str = "html") -> Response:
-    r = receipts.get_receipt(p.rt, p.who, p.tenant.id, rid)
-    if format == "pdf":
-        return Response(render_pdf(r), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{r.number}.pdf"'})
-    # the receipt document styles itself inline, so it gets a policy of its own
-    return Response(render_html(r), media_type="text/html; charset=utf-8",
-                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+        micros, level = parse_micros(amount or "", max_decimals=6), parse_micros(trigger or "", max_decimals=6)
+        balance = parse_micros(shown.lstrip("-"), max_decimals=6) * (-1 if shown.startswith("-") else 1)
+    except MoneyError:
+        return None
+    due = recharge_amount(balance, level, micros) if micros > 0 else 0
+    if not due:
+        return None
+    currency = p.tenant.currency
+    return {"amount": money(balances.money(due, currency), currency), "balance": money(shown, currency),
+            "trigger": money(balances.money(level, currency), currency)}
