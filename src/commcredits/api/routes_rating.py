@@ -1,41 +1,108 @@
-"""Rate decks and quotes."""
+"""Rate decks (import, versions, activation), quotes, re-rating and tenants' price lists."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from ..services import rating, rerate
+from ..errors import ValidationError
+from ..services import rate_decks, rating, rerate
+from ..services import tenant_rates as tenant_price_list
 from ..services.principal import require_operator
 from .deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["rating"])
 
 
+MAX_FILES = 10
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # all files of one import together
+Key = Annotated[str | None, Form(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")]
+
+
+async def _read_files(files: list[UploadFile]) -> dict[str, bytes]:
+    if len(files) > MAX_FILES:
+        raise ValidationError(f"at most {MAX_FILES} files per import")
+    contents: dict[str, bytes] = {}
+    total = 0
+    for i, f in enumerate(files):
+        data = await f.read(MAX_UPLOAD_BYTES - total + 1)
+        total += len(data)
+        if total > MAX_UPLOAD_BYTES:
+            raise ValidationError(f"an import is at most {MAX_UPLOAD_BYTES // 1024 // 1024} MB")
+        name = (f.filename or f"file{i}.csv")[-200:]
+        contents[name] = data
+    return contents
+
+
 @router.post("/rate-decks", status_code=201)
 async def import_deck(
-    rt: RuntimeDep, who: PrincipalDep,
-    format: Annotated[str, Form(description="cgrates or ratecard")],
+    rt: RuntimeDep, who: PrincipalDep, response: Response,
+    format: Annotated[str, Form(description="cgrates or ratecard", max_length=16)],
     files: Annotated[list[UploadFile], File(description="the CSV files (cgrates: by their names)")],
-    currency: Annotated[str | None, Form()] = None,
-    rounding: Annotated[str | None, Form()] = None,
+    currency: Annotated[str | None, Form(pattern=r"^[A-Za-z]{3}$")] = None,
+    rounding: Annotated[str | None, Form(max_length=16)] = None,
     decimals: Annotated[int | None, Form(ge=0, le=18)] = None,
-    rating_key: Annotated[str | None, Form()] = None,
-    name: Annotated[str | None, Form()] = None,
+    rating_key: Key = None,
+    name: Annotated[str | None, Form(min_length=1, max_length=200)] = None,
+    mode: Annotated[Literal["replace", "update"], Form(
+        description="replace: the whole deck of its keys; update: only the rows it names")] = "replace",
+    dry_run: Annotated[bool, Form(description="apply nothing; answer the diff")] = False,
+    force: Annotated[bool, Form(description="import even if recent calls would have no rate")] = False,
+    fallback_rating_key: Annotated[str | None, Form(
+        min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$",
+        description="rate card override: prefixes it lacks are priced by this key's deck")] = None,
 ) -> dict[str, Any]:
+    """Import a deck as a new version (409 coverage_loss if recent calls would lose their rate)."""
     require_operator(who)  # before reading the upload
-    contents = {f.filename or f"file{i}.csv": await f.read() for i, f in enumerate(files)}
-    deck = rating.parse_deck(format_=format, files=contents, currency=currency, rounding=rounding,
-                             decimals=decimals, rating_key=rating_key, name=name)
-    return rating.import_deck(rt, who, deck)
+    contents = await _read_files(files)
+    body = await run_in_threadpool(
+        rate_decks.import_files, rt, who, format_=format, files=contents, mode=mode,
+        dry_run=dry_run, force=force, currency=currency, rounding=rounding, decimals=decimals,
+        rating_key=rating_key, name=name, fallback_rating_key=fallback_rating_key)
+    if dry_run:
+        response.status_code = 200
+    return body
 
 
 @router.get("/rate-decks")
-def list_decks(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return {"items": rating.list_decks(rt, who), "next_cursor": None}
+def list_decks(
+    rt: RuntimeDep, who: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+) -> dict[str, Any]:
+    """Every version, newest first: who imported it, when, row counts, what is in force."""
+    return rate_decks.list_decks(rt, who, limit=limit, cursor=int(cursor) if cursor else None)
+
+
+@router.post("/rate-decks/{deck_id}/activate")
+def activate_deck(rt: RuntimeDep, who: PrincipalDep,
+                  deck_id: Annotated[int, Path(ge=1, le=2**53)]) -> dict[str, Any]:
+    """Roll back (or forward) to this version for its rating keys, at once."""
+    return rate_decks.activate(rt, who, deck_id)
+
+
+@router.get("/tenants/{tenant_id}/rates", response_model=None)
+def tenant_rates(
+    rt: RuntimeDep, who: PrincipalDep, tenant_id: Annotated[str, Path(max_length=36)],
+    destination: Annotated[str | None, Query(min_length=1, max_length=32,
+                                             description="a number: its longest-prefix match")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100,
+                                   description="text search: a country or destination name, or digits")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[str | None, Query(max_length=9, pattern=r"^[0-9]+$")] = None,
+) -> dict[str, Any] | StreamingResponse:
+    """The prices the tenant pays now (admins of the tenant, the operator)."""
+    currency, rows = tenant_price_list.tenant_rates(rt, who, tenant_id, destination=destination, q=q)
+    if format == "csv":
+        return StreamingResponse(tenant_price_list.csv_lines(rows), media_type="text/csv",
+                                 headers={"Content-Disposition": 'attachment; filename="rates.csv"'})
+    return {"currency": currency, **tenant_price_list.page(rows, limit=limit, cursor=cursor)}
 
 
 @router.get("/rates/quote")

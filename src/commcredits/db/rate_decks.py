@@ -1,4 +1,5 @@
-"""Imported rate decks, one JSON document per version (the row id is the version)."""
+"""Imported rate decks, one JSON document per version (the row id is the version), and the
+version in force per rating key (`rate_deck_heads`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from .schema_rating import rate_decks
+from .schema_rating import rate_deck_heads, rate_decks
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,21 +23,36 @@ class DeckRow:
     rating_keys: list[str]
     effective_from: datetime | None
     imported_at: datetime
+    mode: str
+    imported_by: str
+    fallback_rating_key: str | None
+    parents: dict[str, int]
+    stats: dict[str, Any]
 
 
-_SUMMARY = [rate_decks.c[f] for f in ("id", "name", "format", "currency", "rows", "rating_keys",
-                                      "effective_from", "imported_at")]
+_SUMMARY = [rate_decks.c[f] for f in (
+    "id", "name", "format", "currency", "rows", "rating_keys", "effective_from", "imported_at",
+    "mode", "imported_by", "fallback_rating_key", "parents", "stats")]
+
+
+def _row(r: Any) -> DeckRow:
+    return DeckRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8], r[9], r[10],
+                   {k: int(v) for k, v in json.loads(r[11]).items()}, json.loads(r[12]))
 
 
 def insert(
     conn: Connection, *, name: str, format_: str, currency: str, rows: int,
     rating_keys: list[str], effective_from: datetime | None, now: datetime, document: dict[str, Any],
+    mode: str = "replace", imported_by: str = "operator", fallback_rating_key: str | None = None,
+    parents: dict[str, int] | None = None, stats: dict[str, Any] | None = None,
 ) -> int:
     return int(conn.execute(
         rate_decks.insert().values(
             name=name, format=format_, currency=currency, rows=rows,
             rating_keys=json.dumps(rating_keys), effective_from=effective_from, imported_at=now,
-            document=json.dumps(document, separators=(",", ":")),
+            document=json.dumps(document, separators=(",", ":")), mode=mode,
+            imported_by=imported_by, fallback_rating_key=fallback_rating_key,
+            parents=json.dumps(parents or {}), stats=json.dumps(stats or {}),
         ).returning(rate_decks.c.id)
     ).scalar_one())
 
@@ -45,11 +61,51 @@ def latest_version(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(rate_decks.c.id), 0))).scalar_one())
 
 
-def documents(conn: Connection) -> list[tuple[int, dict[str, Any]]]:
-    rows = conn.execute(select(rate_decks.c.id, rate_decks.c.document).order_by(rate_decks.c.id))
-    return [(r[0], json.loads(r[1])) for r in rows]
+def heads(conn: Connection) -> dict[str, int]:
+    """Rating key -> the deck version in force (a small table: the cheap change check)."""
+    rows = conn.execute(select(rate_deck_heads.c.rating_key, rate_deck_heads.c.version))
+    return {k: int(v) for k, v in rows}
+
+
+def set_heads(conn: Connection, versions: dict[str, int], *, now: datetime, by: str) -> None:
+    current = heads(conn)
+    for key, version in versions.items():
+        values = {"version": version, "updated_at": now, "updated_by": by}
+        if key in current:
+            conn.execute(rate_deck_heads.update().where(rate_deck_heads.c.rating_key == key)
+                         .values(**values))
+        else:
+            conn.execute(rate_deck_heads.insert().values(rating_key=key, **values))
+
+
+def documents(conn: Connection, ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    query = select(rate_decks.c.id, rate_decks.c.document).order_by(rate_decks.c.id)
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(rate_decks.c.id.in_(ids))
+    return [(r[0], json.loads(r[1])) for r in conn.execute(query)]
 
 
 def summaries(conn: Connection) -> list[DeckRow]:
     rows = conn.execute(select(*_SUMMARY).order_by(rate_decks.c.id.desc()))
-    return [DeckRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7]) for r in rows]
+    return [_row(r) for r in rows]
+
+
+def get(conn: Connection, deck_id: int) -> DeckRow | None:
+    r = conn.execute(select(*_SUMMARY).where(rate_decks.c.id == deck_id)).first()
+    return _row(r) if r is not None else None
+
+
+def lineage(decks: list[DeckRow], current: dict[str, int]) -> dict[int, set[str]]:
+    """Deck version -> the rating keys for which it is live: each key's head and the head's
+    ancestors through `parents`."""
+    by_id = {d.id: d for d in decks}
+    live: dict[int, set[str]] = {}
+    for key, head in current.items():
+        version, seen = head, set()
+        while version in by_id and version not in seen:
+            seen.add(version)
+            live.setdefault(version, set()).add(key)
+            version = by_id[version].parents.get(key, 0)
+    return live

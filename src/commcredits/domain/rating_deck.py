@@ -9,6 +9,12 @@ decks rebuilt from JSON.
 activation) the deck with the higher version (or, on a tie, the one added later) wins.
 `timezone` is the IANA zone in which the deck's timings and midnights are read ("UTC" by
 default).
+
+An **update** deck (`base_version` > 0) holds only changes to the deck of that version:
+`RatingIndex` lays each of its plans over the base's plan in force at the same instant
+(a prefix it names gets its new rate, every other prefix keeps the base's) and applies
+`ends` (rates it ends at an instant). `fallback_rating_key` makes the deck an override:
+what its rating keys do not price is priced by that key's decks.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from commcredits.domain.rating_model import (
     Destination,
     DestinationRate,
     Rate,
+    RatingEnd,
     RatingPlan,
     RatingProfile,
     Timing,
@@ -44,6 +51,9 @@ class Deck:
     row_count: int = 0
     version: int = 0
     timezone: str = "UTC"
+    base_version: int = 0
+    fallback_rating_key: str | None = None
+    ends: tuple[RatingEnd, ...] = ()
 
     def __post_init__(self) -> None:
         if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
@@ -52,12 +62,23 @@ class Deck:
             raise DeckError(f"format {self.format!r} is not one of {', '.join(FORMATS)}")
         if not self.name:
             raise DeckError("a deck needs a name")
+        if type(self.base_version) is not int or self.base_version < 0:
+            raise DeckError(f"base version {self.base_version!r} must be an int >= 0")
+        if self.fallback_rating_key is not None and (
+                type(self.fallback_rating_key) is not str or not self.fallback_rating_key):
+            raise DeckError("a fallback rating key must be a non-empty string")
+        if self.ends and not self.base_version:
+            raise DeckError("only an update deck lists ends")
         for problem in deck_problems(self):
             raise DeckError(problem)
 
     @property
     def prefix_count(self) -> int:
         return sum(len(d.prefixes) for d in self.destinations)
+
+    @property
+    def rating_keys(self) -> list[str]:
+        return sorted({p.rating_key for p in self.profiles} | {e.rating_key for e in self.ends})
 
 
 def _duplicates(ids: list[str]) -> Iterator[str]:

@@ -173,6 +173,17 @@ class CompiledPlan:
         longest = self.lengths[0] if self.lengths else 0
         self.upto = tuple(tuple(n for n in self.lengths if n <= k) for k in range(longest))
 
+    @classmethod
+    def from_table(cls, plan_id: str, clock: LocalClock, table: dict[str, Quick],
+                   any_quick: Quick | None) -> CompiledPlan:
+        """A plan made of already compiled entries (an update laid over its base)."""
+        plan = cls.__new__(cls)
+        plan.id, plan.clock, plan.table, plan.any = plan_id, clock, table, any_quick
+        plan.lengths = tuple(sorted({len(p) for p in table}, reverse=True))
+        longest = plan.lengths[0] if plan.lengths else 0
+        plan.upto = tuple(tuple(n for n in plan.lengths if n <= k) for k in range(longest))
+        return plan
+
     def match(self, digits: str) -> Candidates | None:
         """Longest prefix of `digits` with a rate in this plan, else the *any destination."""
         table = self.table
@@ -268,7 +279,7 @@ def compile_deck(deck: Deck) -> dict[str, CompiledPlan]:
 class RatingIndex:
     """Compiled, merged decks; see the module docstring."""
 
-    __slots__ = ("_acts", "_decks", "_lines", "memo")
+    __slots__ = ("_acts", "_decks", "_fallback", "_lines", "memo")
 
     def __init__(self) -> None:
         # (key, category, subject, currency) -> the last chain resolved; read directly by
@@ -277,6 +288,8 @@ class RatingIndex:
         self._decks: tuple[Deck, ...] = ()
         self._acts: dict[tuple[str, str, str], dict[int, Activation]] = {}
         self._lines: dict[tuple[str, str, str], ProfileLine] = {}
+        # rating key -> the key whose decks price what it does not (override decks)
+        self._fallback: dict[str, str | None] = {}
 
     @classmethod
     def build(cls, decks: Iterable[Deck]) -> RatingIndex:
@@ -292,6 +305,7 @@ class RatingIndex:
         new = RatingIndex()
         new._decks = self._decks
         new._acts = {k: dict(v) for k, v in self._acts.items()}
+        new._fallback = dict(self._fallback)
         new._add(deck)
         new._lines = {k: ProfileLine(v) for k, v in new._acts.items()}
         return new
@@ -300,9 +314,25 @@ class RatingIndex:
     def decks(self) -> tuple[Deck, ...]:
         return self._decks
 
+    @property
+    def lines(self) -> dict[tuple[str, str, str], ProfileLine]:
+        """(rating key, category, subject) -> its activations in time order."""
+        return self._lines
+
+    def fallback_key(self, key: str) -> str | None:
+        return self._fallback.get(key)
+
     def _add(self, deck: Deck) -> None:
         plans = compile_deck(deck)
         self._decks = (*self._decks, deck)
+        for rating_key in deck.rating_keys:
+            self._fallback[rating_key] = deck.fallback_rating_key
+        if deck.base_version:
+            from commcredits.domain.rating_layers import overlay
+
+            for line, at, act in overlay(self._acts, deck, plans):
+                self._acts.setdefault(line, {})[at] = act
+            return
         for prof in deck.profiles:
             key = (prof.rating_key, prof.category, prof.subject)
             start = epoch_seconds(prof.activation)
@@ -325,8 +355,20 @@ class RatingIndex:
 
     def _chain(self, key: str, category: str, subject: str, t: int,
                currency: str | None) -> Chain:
+        """Subject, its fallbacks and *any under `key`, then the same under the key's
+        fallback key (an override deck's), and so on; each key once."""
         lo, hi = -FOREVER, FOREVER
         items: list[tuple[str, Activation]] = []
+        keys: set[str] = set()
+        next_key: str | None = key
+        while next_key is not None and next_key not in keys:
+            keys.add(next_key)
+            lo, hi = self._chain_key(next_key, category, subject, t, currency, lo, hi, items)
+            next_key = self._fallback.get(next_key)
+        return Chain(lo, hi, tuple(items))
+
+    def _chain_key(self, key: str, category: str, subject: str, t: int, currency: str | None,
+                   lo: int, hi: int, items: list[tuple[str, Activation]]) -> tuple[int, int]:
         queue, seen = [subject], set()
         i = 0
         while i < len(queue) or ANY not in seen:
@@ -348,7 +390,7 @@ class RatingIndex:
             queue.extend(act.profile.fallback_subjects)
             if currency is None or act.deck.currency == currency:
                 items.append((s, act))
-        return Chain(lo, hi, tuple(items))
+        return lo, hi
 
     def resolve(self, key: str, category: str, subject: str, digits: str, t: int,
                 currency: str | None) -> Resolution | None:

@@ -246,3 +246,22 @@ class RatingProfile:
         _check(isinstance(self.fallback_subjects, tuple), "fallback subjects must be a tuple")
         for s in self.fallback_subjects:
             _check_id(s, "fallback subject")
+
+
+@dataclass(frozen=True, slots=True)
+class RatingEnd:
+    """An update deck ends a rate: from `at` on, `prefix` of (rating key, category) has none
+    (a rate card row's `effective_to`)."""
+
+    rating_key: str
+    category: str
+    prefix: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        for value, what in ((self.rating_key, "rating key"), (self.category, "category"),
+                            (self.prefix, "prefix")):
+            _check_id(value, what)
+        _check(isinstance(self.at, datetime) and self.at.utcoffset() == timedelta(0),
+               "an end must be an aware UTC datetime")
+

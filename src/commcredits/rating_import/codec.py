@@ -21,6 +21,7 @@ from commcredits.domain.rating_model import (
     PlanEntry,
     Rate,
     RateGroup,
+    RatingEnd,
     RatingPlan,
     RatingProfile,
     Timing,
@@ -81,6 +82,9 @@ def deck_to_json(deck: Deck) -> dict[str, Any]:
         "profiles": [[p.rating_key, p.category, p.subject,
                       p.activation.isoformat().replace("+00:00", "Z"), p.plan_id,
                       list(p.fallback_subjects)] for p in deck.profiles],
+        "base_version": deck.base_version, "fallback_rating_key": deck.fallback_rating_key,
+        "ends": [[e.rating_key, e.category, e.prefix, e.at.isoformat().replace("+00:00", "Z")]
+                 for e in deck.ends],
     }
 
 
@@ -106,7 +110,10 @@ def deck_from_json(doc: dict[str, Any]) -> Deck:
                         for i, entries in doc["plans"]),
             profiles=tuple(RatingProfile(k, c, s, instant(a, "activation"), p, tuple(fb))
                            for k, c, s, a, p, fb in doc["profiles"]),
-            row_count=doc["row_count"], version=doc["version"], timezone=doc["timezone"])
+            row_count=doc["row_count"], version=doc["version"], timezone=doc["timezone"],
+            base_version=doc.get("base_version", 0),
+            fallback_rating_key=doc.get("fallback_rating_key"),
+            ends=tuple(RatingEnd(k, c, p, instant(a, "end")) for k, c, p, a in doc.get("ends", ())))
     except DeckError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

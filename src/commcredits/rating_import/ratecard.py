@@ -18,6 +18,7 @@ Mapping onto the model (CGRateS-shaped, so one engine rates both formats):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from commcredits.domain.rating_model import (
     PlanEntry,
     Rate,
     RateGroup,
+    RatingEnd,
     RatingPlan,
     RatingProfile,
 )
@@ -55,13 +57,19 @@ class CardRow:
     name: str
     rate_key: tuple[Fraction, int, int, int]
     effective_from: datetime
+    effective_to: datetime | None = None
 
 
 def load_ratecard(text: str | bytes, *, filename: str = "ratecard.csv",
                   currency: str | None = None, rounding: str | None = None,
                   decimals: int | None = None, rating_key: str | None = None,
-                  name: str | None = None, version: int = 0, timezone: str = "UTC") -> Deck:
-    """Parse and validate a rate card; raise DeckError (file, line, reason) on any bad row."""
+                  name: str | None = None, version: int = 0, timezone: str = "UTC",
+                  base_version: int = 0, fallback_rating_key: str | None = None) -> Deck:
+    """Parse and validate a rate card; raise DeckError (file, line, reason) on any bad row.
+
+    With `base_version`, the card is an update of that deck version: the result holds only
+    the rows given (and `ends` for rows with an effective_to), for RatingIndex to lay over
+    the base. `fallback_rating_key` makes it an override deck."""
     text = v.as_text(text, filename)
     header = _header_settings(text)
     currency = currency or header.get("currency")
@@ -72,9 +80,11 @@ def load_ratecard(text: str | bytes, *, filename: str = "ratecard.csv",
         header.get("decimals", "2"), "decimals", 0, 18)
     rows = _parse_rows(text, filename)
     try:
-        return _build(rows, name=name or header.get("deck") or filename, currency=currency,
+        deck = _build(rows, name=name or header.get("deck") or filename, currency=currency,
                       rounding=method, decimals=places, rating_key=rating_key or currency,
-                      version=version, timezone=timezone)
+                      version=version, timezone=timezone, update=bool(base_version))
+        return dataclasses.replace(deck, base_version=base_version,
+                                   fallback_rating_key=fallback_rating_key)
     except DeckError as exc:
         raise DeckError(exc.reason, file=filename) from None
 
@@ -94,7 +104,7 @@ def _header_settings(text: str) -> dict[str, str]:
 
 def _parse_rows(text: str, filename: str) -> list[CardRow]:
     p = Problems()
-    order = list(range(len(COLUMNS)))
+    order = list(range(len(COLUMNS) + 1))
     parsed: list[CardRow] = []
     seen: set[tuple[str, str, datetime]] = set()
     parse = _RowParser()
@@ -103,7 +113,7 @@ def _parse_rows(text: str, filename: str) -> list[CardRow]:
         if i == 0 and {"category", "prefix"} <= {c.lower() for c in row.cells}:
             found = p.run(row, _column_order)
             order = found if found is not None else order
-            identity = order == list(range(len(COLUMNS)))
+            identity = order == list(range(len(COLUMNS) + 1))
             continue
         cells = row.cells if identity else tuple(row.cell(j) for j in order)
         card = p.run(Row(filename, row.line, cells), parse)
@@ -126,7 +136,8 @@ def _column_order(row: Row) -> list[int]:
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise DeckError(f"header lacks column(s) {', '.join(missing)}")
-    return [names.index(c) for c in COLUMNS]
+    optional = names.index("effective_to") if "effective_to" in names else len(names)
+    return [names.index(c) for c in COLUMNS] + [optional]
 
 
 class _RowParser:
@@ -152,8 +163,14 @@ class _RowParser:
                cell(4, r.cell(4), lambda t: v.fee(t, "connection_fee")),
                cell(5, r.cell(5), lambda t: v.increment(t, "initial_increment")),
                cell(6, r.cell(6), lambda t: v.increment(t, "next_increment")))
-        return CardRow(r.line, category, prefix, r.cell(2), key,
-                       cell(7, r.cell(7), lambda t: v.instant(t, "effective_from")))
+        start = cell(7, r.cell(7), lambda t: v.instant(t, "effective_from"))
+        end = cell(8, r.cell(8), lambda t: v.instant(t, "effective_to")) if r.cell(8) else None
+        if end is not None and end <= start:
+            raise DeckError(f"effective_to {v.shown(r.cell(8))} is not after effective_from")
+        if len(r.cell(2)) > v.MAX_CELL or not r.cell(2).isprintable():
+            raise DeckError(f"destination {v.shown(r.cell(2))} must be printable and at most "
+                            f"{v.MAX_CELL} characters")
+        return CardRow(r.line, category, prefix, r.cell(2), key, start, end)
 
 
 _ABSENT = object()
@@ -179,22 +196,45 @@ def _label(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
+def _timeline(rows: list[CardRow]) -> dict[str, dict[datetime, list[CardRow | str]]]:
+    """Per category and instant: rows that set a rate there, and prefixes (str) ended."""
+    by_category: dict[str, dict[datetime, list[CardRow | str]]] = {}
+    for row in rows:
+        dated = by_category.setdefault(row.category, {})
+        dated.setdefault(row.effective_from, []).append(row)
+        if row.effective_to is not None:
+            dated.setdefault(row.effective_to, []).insert(0, row.prefix)
+    return {c: dict(sorted(d.items())) for c, d in by_category.items()}
+
+
 def _build(rows: list[CardRow], *, name: str, currency: str, rounding: str, decimals: int,
-           rating_key: str, version: int, timezone: str) -> Deck:
+           rating_key: str, version: int, timezone: str, update: bool = False) -> Deck:
     rate_ids: dict[tuple[Fraction, int, int, int], str] = {}
     names: dict[tuple[str, str], str] = {}
-    by_category: dict[str, dict[datetime, list[CardRow]]] = {}
     for row in sorted(rows, key=lambda r: r.effective_from):
         rate_ids.setdefault(row.rate_key, f"R{len(rate_ids) + 1}")
         names[row.category, row.prefix] = row.name
-        by_category.setdefault(row.category, {}).setdefault(row.effective_from, []).append(row)
     drs: list[DestinationRate] = []
     plans: list[RatingPlan] = []
     profiles: list[RatingProfile] = []
-    for category, dated in by_category.items():
+    ends: list[RatingEnd] = []
+    for category, dated in _timeline(rows).items():
         current: dict[str, str] = {}
         for when, batch in dated.items():
-            current.update((r.prefix, rate_ids[r.rate_key]) for r in batch)
+            if update:
+                current = {}
+            for item in batch:
+                if isinstance(item, str):
+                    current.pop(item, None)
+                    if update:
+                        ends.append(RatingEnd(rating_key, category, item, when))
+                else:
+                    current[item.prefix] = rate_ids[item.rate_key]
+            if not current:
+                if update:
+                    continue
+                raise DeckError(f"every {category!r} rate has ended by {_label(when)}; "
+                                "a deck cannot be left with no rates in a category")
             plan_id = f"{category}@{_label(when)}"
             drs.extend(DestinationRate(plan_id, f"{category}:{prefix}", rate_id, rounding,  # type: ignore[arg-type]
                                        decimals) for prefix, rate_id in current.items())
@@ -205,4 +245,5 @@ def _build(rows: list[CardRow], *, name: str, currency: str, rounding: str, deci
         destinations=tuple(Destination(f"{c}:{p}", (p,), n) for (c, p), n in names.items()),
         rates=tuple(_rate(i, k) for k, i in rate_ids.items()),
         destination_rates=tuple(drs), timings=(), plans=tuple(plans),
-        profiles=tuple(profiles), row_count=len(rows), version=version, timezone=timezone)
+        profiles=tuple(profiles), row_count=len(rows), version=version, timezone=timezone,
+        base_version=1 if update else 0, ends=tuple(ends))

@@ -1,102 +1,71 @@
 """Rate decks and quotes: import (all-or-nothing), the in-memory rating index, and pricing.
 
 Each import is stored as one JSON document whose row id is its version; the index merges
-every version (RATING.md: rating uses the version in force at the call's start). Each
-process keeps the compiled index in `rt.caches` and rebuilds it when a newer version
-appears in the database (checked at most once a second), so several API nodes agree.
+the versions live for each rating key (RATING.md: rating uses the version in force at the
+call's start). Each process keeps the compiled index in `rt.caches` (`rating_live`): built
+off the request path when another process changes the decks, swapped in atomically.
+Imports, versions and activation are in `rate_decks`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..db import rate_decks
 from ..db import tenants as tenant_db
-from ..db.engine import read_tx, write_tx
+from ..db.engine import read_tx
 from ..domain.access import VIEW_BILLING
 from ..domain.money import format_micros, minor_units
 from ..domain.numbers import InvalidNumber, parse_number
 from ..domain.rating import Deck, DeckError, NoRate, RatedCall, RatingError, RatingIndex, price_call
 from ..errors import NoRate as NoRateProblem
 from ..errors import NotFound, ValidationError
-from ..rating_import import deck_from_json, deck_to_json, load_cgrates_files, load_ratecard
-from .funds import iso
-from .principal import Principal, require_operator, require_tenant
+from ..rating_import import load_cgrates_files, load_ratecard, update_cgrates_files
+from .principal import Principal, require_tenant
+from .rating_live import live_index
 from .runtime import Runtime
 
-CHECK_EVERY_S = 1.0
 FORMATS = ("cgrates", "ratecard")
 
 
 def rating_index(rt: Runtime) -> RatingIndex:
-    """The current merged index (rebuilt when another process imported a deck)."""
-    cached = rt.caches.get("rating")
-    now = time.monotonic()
-    if cached and now - cached[2] < CHECK_EVERY_S:
-        return cached[1]  # type: ignore[no-any-return]
-    with read_tx(rt.engine) as conn:
-        latest = rate_decks.latest_version(conn)
-        if cached and cached[0] == latest:
-            rt.caches["rating"] = (latest, cached[1], now)
-            return cached[1]  # type: ignore[no-any-return]
-        docs = rate_decks.documents(conn)
-    decks = [dataclasses.replace(deck_from_json(doc), version=version) for version, doc in docs]
-    index = RatingIndex.build(decks)
-    rt.caches["rating"] = (latest, index, now)
-    return index
+    """The current complete index of this process, at once (see rating_live: a newer deck
+    version is noticed within about a second and built in the background)."""
+    return live_index(rt.caches, rt.engine).get()
 
 
 def parse_deck(
     *, format_: str, files: Mapping[str, bytes], currency: str | None = None,
     rounding: str | None = None, decimals: int | None = None, rating_key: str | None = None,
-    name: str | None = None,
+    name: str | None = None, base: Deck | None = None, fallback_rating_key: str | None = None,
 ) -> Deck:
     """Parse uploaded files into a validated deck; a bad row is a ValidationError naming
-    file, line and reason."""
+    file, line and reason. With `base`, the files are an update of that deck version."""
     if format_ not in FORMATS:
         raise ValidationError(f"format must be one of {', '.join(FORMATS)}")
     try:
         if format_ == "cgrates":
+            if base is not None:
+                return update_cgrates_files(base, files, name=name or base.name)
             return load_cgrates_files(files, currency=(currency or "USD").upper(), name=name or "cgrates")
         if len(files) != 1:
             raise ValidationError("a rate card import takes exactly one CSV file")
         (filename, content), = files.items()
         return load_ratecard(content, filename=filename, currency=currency.upper() if currency else None,
-                             rounding=rounding, decimals=decimals, rating_key=rating_key, name=name)
+                             rounding=rounding, decimals=decimals, rating_key=rating_key, name=name,
+                             base_version=base.version if base is not None else 0,
+                             fallback_rating_key=fallback_rating_key)
     except DeckError as exc:
         raise ValidationError(str(exc), file=exc.file, line=exc.line, reason=exc.reason,
                               problems=[str(e) for e in exc.others][:50]) from None
 
 
 def import_deck(rt: Runtime, who: Principal, deck: Deck) -> dict[str, Any]:
-    """Store a parsed deck as the next version and make it live."""
-    require_operator(who)
-    keys = sorted({p.rating_key for p in deck.profiles})
-    effective = min((p.activation for p in deck.profiles), default=None)
-    with write_tx(rt.engine) as conn:
-        version = rate_decks.insert(
-            conn, name=deck.name, format_=deck.format, currency=deck.currency, rows=deck.row_count,
-            rating_keys=keys, effective_from=effective, now=rt.clock.now(),
-            document=deck_to_json(deck),
-        )
-    rt.caches.pop("rating", None)
-    return {"id": version, "version": version, "name": deck.name, "format": deck.format,
-            "currency": deck.currency, "rows": deck.row_count, "prefixes": deck.prefix_count,
-            "rating_keys": keys, "effective_from": iso(effective) if effective else None}
+    """Store a parsed deck as the next version of its rating keys (replace) and make it live."""
+    from .rate_decks import store
 
-
-def list_decks(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
-    require_operator(who)
-    with read_tx(rt.engine) as conn:
-        rows = rate_decks.summaries(conn)
-    return [{"id": r.id, "version": r.id, "name": r.name, "format": r.format, "currency": r.currency,
-             "rows": r.rows, "rating_keys": r.rating_keys,
-             "effective_from": iso(r.effective_from) if r.effective_from else None,
-             "imported_at": iso(r.imported_at)} for r in rows]
+    return store(rt, who, deck, mode="replace", force=True)
 
 
 def rate_digits(destination: str) -> str:
