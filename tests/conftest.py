@@ -9,8 +9,10 @@ error, never a skip. When unset (a laptop without PostgreSQL), the PostgreSQL va
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,3 +163,47 @@ class Api:
 @pytest.fixture
 def api(rt: Runtime) -> Api:
     return Api(rt)
+
+
+# --- what a clone without ../shared skips, and one line on why tests were skipped ----------
+
+_READS_SHARED = re.compile(r"""\bSHARED\b|["']shared["']""")
+_IMPORTS_TESTS = re.compile(r"^from (tests(?:\.\w+)+) import", re.MULTILINE)
+_NO_SHARED = (f"{SHARED / 'testdata'} is missing: this module prices calls from the CGRateS tutorial plans "
+              "and the sample rate card of the provider's documents (see README, 'Tests')")
+
+
+def _reads_shared(path: Path, seen: set[Path]) -> bool:
+    """Whether a test module (or a tests module it imports) reads the provider's ../shared."""
+    source = path.read_text(encoding="utf-8")
+    if _READS_SHARED.search(source):
+        return True
+    for name in _IMPORTS_TESTS.findall(source):
+        dep = Path(__file__).resolve().parents[1].joinpath(*name.split(".")).with_suffix(".py")
+        if dep.name != "conftest.py" and dep not in seen and dep.is_file():
+            seen.add(dep)
+            if _reads_shared(dep, seen):
+                return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport | None:
+    """Without ../shared/testdata, skip (with the reason) the modules that read it."""
+    if (SHARED / "testdata").is_dir() or not isinstance(collector, pytest.Module):
+        return None
+    if not _reads_shared(collector.path, set()):
+        return None
+    return pytest.CollectReport(collector.nodeid, "skipped", (str(collector.path), 0, f"Skipped: {_NO_SHARED}"), [])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying why tests were skipped (PostgreSQL not configured, Kamailio missing, ...)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        why = "; ".join(f"{n} because {reason}" for reason, n in reasons.most_common())
+        terminalreporter.write_line(f"skipped {sum(reasons.values())}: {why}")
