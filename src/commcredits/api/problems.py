@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import CommCreditsError
+from .problem_docs import RefuseNul, install_openapi
 
 PROBLEM = "application/problem+json"
 
@@ -21,6 +22,9 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JS
 
 
 def install(app: FastAPI) -> None:
+    install_openapi(app)
+    app.add_middleware(RefuseNul)
+
     @app.exception_handler(CommCreditsError)
     async def _domain(_: Request, exc: CommCreditsError) -> JSONResponse:
         return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
@@ -38,4 +42,6 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+        response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return response

@@ -8,14 +8,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from ..services import statements
-from .deps import PrincipalDep, RuntimeDep
+from .deps import Period, PrincipalDep, RuntimeDep
+from .schemas import Code
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["billing"])
 
 
 class BillingModeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    mode: str
+    mode: Code
 
 
 @router.post("/billing-mode")
@@ -25,6 +26,6 @@ def change_billing_mode(tid: str, body: BillingModeIn, rt: RuntimeDep, who: Prin
 
 
 @router.get("/statements")
-def get_statement(tid: str, rt: RuntimeDep, who: PrincipalDep, period: str | None = None) -> dict[str, Any]:
+def get_statement(tid: str, rt: RuntimeDep, who: PrincipalDep, period: Period = None) -> dict[str, Any]:
     """The post-paid statement of a month (default: the current one, still open)."""
     return statements.statement(rt, who, tid, period=period)

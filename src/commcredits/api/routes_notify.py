@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..services import notifications
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
+from .schemas import Code
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["notifications"])
 
@@ -16,7 +17,8 @@ router = APIRouter(prefix="/v1/tenants/{tid}", tags=["notifications"])
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000, description="absolute http(s) URL receiving the POSTs")
-    events: list[str] = Field(description="event types, e.g. [\"balance_depleted\", \"auto_recharge_failed\"]")
+    events: list[Code] = Field(max_length=32,
+                               description="event types, e.g. [\"balance_depleted\", \"auto_recharge_failed\"]")
 
 
 @router.get("/notifications")

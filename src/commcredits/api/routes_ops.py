@@ -19,8 +19,8 @@ from .schemas import ClockIn
 router = APIRouter(tags=["operations"])
 
 _DURATION = re.compile(
-    r"^P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
-    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+)S)?)?$"
+    r"^P(?:(?P<y>[0-9]{1,7})Y)?(?:(?P<mo>[0-9]{1,7})M)?(?:(?P<w>[0-9]{1,7})W)?(?:(?P<d>[0-9]{1,7})D)?"
+    r"(?:T(?:(?P<h>[0-9]{1,9})H)?(?:(?P<mi>[0-9]{1,9})M)?(?:(?P<s>[0-9]{1,9})S)?)?$"
 )
 
 
@@ -30,8 +30,11 @@ def apply_duration(start: Any, text: str) -> Any:
     if not m or text in ("P", "PT"):
         raise ValidationError(f"advance {text!r} is not an ISO 8601 duration such as P13M or PT2H")
     g = {k: int(v or 0) for k, v in m.groupdict().items()}
-    moved = add_months(start, 12 * g["y"] + g["mo"])
-    return moved + timedelta(weeks=g["w"], days=g["d"], hours=g["h"], minutes=g["mi"], seconds=g["s"])
+    try:
+        moved = add_months(start, 12 * g["y"] + g["mo"])
+        return moved + timedelta(weeks=g["w"], days=g["d"], hours=g["h"], minutes=g["mi"], seconds=g["s"])
+    except (OverflowError, ValueError):
+        raise ValidationError(f"advance {text!r} moves the clock past the year 9999") from None
 
 
 @router.post("/v1/jobs/run")
@@ -53,6 +56,8 @@ def move_clock(body: ClockIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, An
         target = body.now
     else:
         target = apply_duration(rt.clock.now(), body.advance or "")
+    if not 2000 <= target.year <= 9000:
+        raise ValidationError("the sandbox clock stays between the years 2000 and 9000")
     return jobs.move_clock(rt, target)
 
 

@@ -5,26 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from ..services import payment_methods, receipts, recharge_settings
 from ..web.receipts import render_html, render_pdf
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
-from .schemas import In, payment_method_out
+from .schemas import Id, In, Month, Year, payment_method_out
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["payments"])
 
 
 class AutoRechargeIn(In):
-    enabled: bool
-    amount: str | None = Field(default=None, description='recharge amount, e.g. "100.00" (>= the minimum purchase)')
-    trigger: str | None = Field(default=None, description='recharge when the balance falls below this, e.g. "50.00"')
-    payment_method_id: str | None = None
+    enabled: StrictBool
+    amount: str | None = Field(default=None, max_length=40,
+                               description='recharge amount, e.g. "100.00" (>= the minimum purchase)')
+    trigger: str | None = Field(default=None, max_length=40,
+                                description='recharge when the balance falls below this, e.g. "50.00"')
+    payment_method_id: Id | None = None
 
 
 class PaymentMethodPatch(In):
-    exp_month: int
-    exp_year: int
+    exp_month: Month
+    exp_year: Year
 
 
 @router.get("/auto-recharge")

@@ -5,28 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..errors import Forbidden
 from ..services import charging, subscriptions
 from ..services.principal import require_operator
-from .deps import PrincipalDep, RuntimeDep
+from .deps import Period, PrincipalDep, RuntimeDep
+from .schemas import Key
 
 router = APIRouter(prefix="/v1", tags=["usage"])
 
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: str
-    quantity: int = Field(ge=0, le=1_000_000)
+    product: Key
+    quantity: StrictInt = Field(ge=0, le=1_000_000)
 
 
 class AllowanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: str
-    kind: str
-    country: str = Field(min_length=1, max_length=2)
-    minutes: int = Field(ge=0, le=1_000_000)
+    product: Key
+    kind: Key
+    country: str = Field(min_length=1, max_length=2, pattern=r"^([A-Za-z]{2}|\*)$")
+    minutes: StrictInt = Field(ge=0, le=1_000_000)
 
 
 class CdrBatchIn(BaseModel):
@@ -44,7 +45,7 @@ def list_subscriptions(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str,
 
 
 @router.get("/tenants/{tid}/minute-pools")
-def minute_pools(tid: str, rt: RuntimeDep, who: PrincipalDep, period: str | None = None) -> dict[str, Any]:
+def minute_pools(tid: str, rt: RuntimeDep, who: PrincipalDep, period: Period = None) -> dict[str, Any]:
     return subscriptions.minute_pools(rt, who, tid, period=period)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ..db.payments import PaymentMethod
 from ..db.tenants import Tenant, User
@@ -13,70 +13,99 @@ from ..domain.money import format_micros, minor_units
 from ..services.funds import iso
 
 
+def _storable(value: str) -> str:
+    """Text both databases store: PostgreSQL refuses NUL, and neither encodes lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _bounded(max_length: int, min_length: int = 0) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=r"^[^\x00]*$")
+
+
+# Bounded strings without NUL characters, checked at the edge for SQLite and PostgreSQL alike.
+Storable = AfterValidator(_storable)
+Name = Annotated[str, _bounded(200, 1), Storable]
+DisplayName = Annotated[str, _bounded(200), Storable]
+Key = Annotated[str, _bounded(64, 1), Storable]  # rating keys, products, kinds: short codes
+Email = Annotated[str, _bounded(254, 3), Storable]
+Code = Annotated[str, _bounded(64), Storable]  # country, currency, time zone, role and license names
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Year = Annotated[StrictInt, Field(ge=0, le=9999, description="four digits, or two (2000 added)")]
+Month = Annotated[StrictInt, Field(ge=1, le=12)]
+
+
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class TenantIn(In):
-    name: str = Field(min_length=1, max_length=200)
-    country: str
-    currency: str
-    billing_country: str
-    timezone: str = "UTC"
-    billing_mode: str = "prepaid"
-    rating_key: str | None = None
-    partner_funded: bool = False
+    name: Name
+    country: Code
+    currency: Code
+    billing_country: Code
+    timezone: Code = "UTC"
+    billing_mode: Code = "prepaid"
+    rating_key: Key | None = None
+    partner_funded: StrictBool = False
 
 
 class TenantPatch(In):
-    purchase_mitigation: bool | None = None
-    partner_funded: bool | None = None
-    rating_key: str | None = None
-    name: str | None = None
-    timezone: str | None = None
+    """Fields left out stay as they are; null is refused (422), none of them can be emptied."""
+
+    purchase_mitigation: StrictBool | None = None
+    partner_funded: StrictBool | None = None
+    rating_key: Key | None = None
+    name: Name | None = None
+    timezone: Code | None = None
 
 
 class UserIn(In):
-    email: str
-    display_name: str = ""
-    usage_location: str
-    roles: list[str] = []
-    licenses: list[str] = []
+    email: Email
+    display_name: DisplayName = ""
+    usage_location: Code
+    roles: list[Code] = Field(default=[], max_length=32)
+    licenses: list[Code] = Field(default=[], max_length=32)
 
 
 class UserPatch(In):
-    roles: list[str] | None = None
-    licenses: list[str] | None = None
-    usage_location: str | None = None
-    display_name: str | None = None
+    roles: list[Code] | None = Field(default=None, max_length=32)
+    licenses: list[Code] | None = Field(default=None, max_length=32)
+    usage_location: Code | None = None
+    display_name: DisplayName | None = None
 
 
 class SwitchTokenIn(In):
-    kind: str = "switch"
-    tenant_id: str | None = None
+    kind: Code = "switch"
+    tenant_id: Id | None = Field(default=None, description="bind the token to one tenant; null for all")
 
 
 class PaymentMethodIn(In):
-    card_number: str = Field(min_length=8, max_length=23)
-    exp_month: int
-    exp_year: int
-    cvc: str = Field(min_length=3, max_length=4)
+    card_number: str = Field(min_length=8, max_length=23, pattern=r"^[0-9 -]+$")
+    exp_month: Month
+    exp_year: Year
+    cvc: str = Field(min_length=3, max_length=4, pattern=r"^[0-9]+$")
 
 
 class FundsIn(In):
-    amount: str = Field(description='decimal string, e.g. "50.00"')
-    payment_method_id: str
+    amount: str = Field(max_length=40, description='decimal string, e.g. "50.00"')
+    payment_method_id: Id
 
 
 class GrantIn(In):
-    amount: str
+    amount: str = Field(max_length=40, description='decimal string, e.g. "25.00"')
     expires_at: datetime
-    reason: str = Field(min_length=1, max_length=200)
+    reason: Name
 
 
 class ClockIn(In):
     now: datetime | None = None
-    advance: str | None = Field(default=None, description="ISO 8601 duration such as P13M or PT1H")
+    advance: str | None = Field(default=None, max_length=40, description="ISO 8601 duration such as P13M or PT1H")
 
 
 def tenant_out(t: Tenant, balance: int | None = None, purchase_status: dict[str, Any] | None = None) -> dict[str, Any]:

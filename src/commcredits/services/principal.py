@@ -61,3 +61,12 @@ def require_tenant(who: Principal, tenant_id: str, permission: str) -> None:
         raise NotFound(f"tenant {tenant_id} not found")
     if not permits(who.roles, permission):
         raise Forbidden(f"your roles do not allow this ({permission.replace('_', ' ')})")
+
+
+def require_self_or_operator(who: Principal, tenant_id: str, user_id: str, action: str) -> None:
+    """The operator, or the user themself; another tenant's user is not even found."""
+    if who.is_operator or (who.kind == "user" and who.user_id == user_id and who.tenant_id == tenant_id):
+        return
+    if who.kind == "user" and who.tenant_id != tenant_id:
+        raise NotFound(f"user {user_id} not found")
+    raise Forbidden(f"only the operator or the user themself may {action}")

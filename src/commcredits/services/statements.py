@@ -66,10 +66,12 @@ def period_of(instant: datetime, zone: str) -> str:
 def period_bounds(period: str, zone: str) -> tuple[datetime, datetime]:
     try:
         year, month = int(period[:4]), int(period[5:7])
-        if len(period) != 7 or period[4] != "-" or not 1 <= month <= 12:
+        if len(period) != 7 or period[4] != "-" or not period.isascii() \
+                or not (period[:4] + period[5:]).isdigit() \
+                or not 1 <= month <= 12 or not 1900 <= year <= 9998:
             raise ValueError
     except ValueError:
-        raise ValidationError("period must look like YYYY-MM") from None
+        raise ValidationError("period must look like YYYY-MM, a month of the years 1900 to 9998") from None
     tz = ZoneInfo(zone)
     start = datetime(year, month, 1, tzinfo=tz)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)

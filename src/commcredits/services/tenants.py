@@ -18,7 +18,7 @@ from ..domain.access import GLOBAL_ADMINISTRATOR, MANAGE_USERS, VIEW_BILLING, ch
 from ..domain.money import MoneyError, check_currency
 from ..domain.purchases import TenantFacts, purchase_refusal
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
-from .principal import Principal, require_operator, require_tenant
+from .principal import Principal, require_operator, require_self_or_operator, require_tenant
 from .runtime import Runtime
 from .subscriptions import check_license_capacity
 
@@ -93,6 +93,13 @@ def update_tenant(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}")
+    emptied = sorted(k for k in ("rating_key", "name", "timezone") if k in changes and changes[k] is None)
+    if emptied:
+        raise ValidationError(f"{', '.join(emptied)} cannot be null: leave a field out to keep it")
+    if "name" in changes:
+        if not str(changes["name"]).strip():
+            raise ValidationError("name is required")
+        changes = {**changes, "name": str(changes["name"]).strip()}
     if "timezone" in changes:
         check_timezone(changes["timezone"])
     for flag in ("purchase_mitigation", "partner_funded"):
@@ -210,10 +217,7 @@ def list_users(rt: Runtime, who: Principal, tenant_id: str, *, after: str | None
 
 
 def issue_user_token(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> dict[str, str]:
-    if not who.is_operator and not (who.kind == "user" and who.user_id == user_id and who.tenant_id == tenant_id):
-        if who.tenant_id != tenant_id:
-            raise NotFound(f"user {user_id} not found")
-        raise Forbidden("only the operator or the user themself may issue a user token")
+    require_self_or_operator(who, tenant_id, user_id, "issue a user token")
     with write_tx(rt.engine) as conn:
         if tenant_db.get_user(conn, tenant_id, user_id) is None:
             raise NotFound(f"user {user_id} not found")

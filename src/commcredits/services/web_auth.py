@@ -37,7 +37,7 @@ from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.rows import new_id
 from ..errors import Forbidden, NotFound, Unauthenticated, ValidationError
-from .principal import OPERATOR, Principal
+from .principal import OPERATOR, Principal, require_self_or_operator
 from .runtime import Runtime
 
 SESSION_IDLE = timedelta(minutes=30)
@@ -99,11 +99,7 @@ def check_password_rules(password: str) -> None:
 
 def set_password(rt: Runtime, who: Principal, tenant_id: str, user_id: str, password: str) -> None:
     """The operator, or the user themself, sets the user's web password."""
-    themself = who.kind == "user" and who.user_id == user_id and who.tenant_id == tenant_id
-    if not who.is_operator and not themself:
-        if who.tenant_id != tenant_id:
-            raise NotFound(f"user {user_id} not found")
-        raise Forbidden("only the operator or the user themself may set a password")
+    require_self_or_operator(who, tenant_id, user_id, "set a password")
     check_password_rules(password)
     digest = _hasher.hash(password)
     with write_tx(rt.engine) as conn:
