@@ -38,6 +38,7 @@ class Settings:
     call_max_seconds: int = 14_400  # the longest call ever granted in one go
     reservation_grace_seconds: int = 60  # a hold outlives its granted time by this much
     reservation_ttl_seconds: int = 14_400  # holds of calls with no time limit expire after this
+    webhook_allow_hosts: frozenset[str] = frozenset()  # receivers exempt from the internal-address check
     seller_name: str = "commcredits"  # the operator as it appears on receipts
     seller_address: str = ""  # one line; "\n" or " | " separate lines on the receipt
     seller_tax_id: str = ""  # e.g. a VAT number, printed on receipts
@@ -59,6 +60,9 @@ class Settings:
             call_max_seconds=_int("COMMCREDITS_CALL_MAX_SECONDS", 14_400),
             reservation_grace_seconds=_int("COMMCREDITS_RESERVATION_GRACE_SECONDS", 60),
             reservation_ttl_seconds=_int("COMMCREDITS_RESERVATION_TTL_SECONDS", 14_400),
+            webhook_allow_hosts=frozenset(
+                h.strip().lower() for h in os.environ.get("COMMCREDITS_WEBHOOK_ALLOW_HOSTS", "").split(",") if h.strip()
+            ),
             seller_name=os.environ.get("COMMCREDITS_SELLER_NAME") or "commcredits",
             seller_address=os.environ.get("COMMCREDITS_SELLER_ADDRESS", ""),
             seller_tax_id=os.environ.get("COMMCREDITS_SELLER_TAX_ID", ""),

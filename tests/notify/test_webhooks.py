@@ -4,6 +4,7 @@ sending and recording repeats it once, with the same delivery id), visible with 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import timedelta
@@ -11,9 +12,16 @@ from datetime import timedelta
 import pytest
 from tests.notify.support import emit
 
-from commcredits.notify import claims
+from commcredits.notify import claims, webhooks
 from commcredits.notify.webhooks import verify
 from commcredits.services.jobs import run_due_jobs
+
+
+@pytest.fixture(autouse=True)
+def allow_local_receiver(rt) -> None:  # type: ignore[no-untyped-def]
+    """The receiver runs on 127.0.0.1, an internal address: the operator allows it by name
+    (COMMCREDITS_WEBHOOK_ALLOW_HOSTS), as a deployment with a receiver on its own network would."""
+    rt.settings = dataclasses.replace(rt.settings, webhook_allow_hosts=frozenset({"127.0.0.1"}))
 
 
 def register(api, tid: str, url: str, events: list[str], token: str | None = None) -> dict:  # type: ignore[no-untyped-def, type-arg]
@@ -139,7 +147,63 @@ def test_webhook_access_and_validation(api) -> None:
     for bad in ({"url": "ftp://x.example/", "events": ["balance_depleted"]},
                 {"url": "https://u:p@x.example/", "events": ["balance_depleted"]},
                 {"url": "https://x.example/", "events": []},
-                {"url": "https://x.example/", "events": ["balance_low"]}):
+                {"url": "https://x.example/", "events": ["no_such_event"]}):
         r = api.call("POST", f"/v1/tenants/{tid}/webhooks", billing, json=bad)
         assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
     assert api.call("POST", "/v1/tenants/nope/webhooks", json=good).status_code == 404
+
+
+INTERNAL = [
+    "http://169.254.169.254/latest/meta-data/", "http://127.0.0.2:8080/hook", "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook", "http://0.0.0.0/hook", "http://10.0.0.7/hook", "http://192.168.1.10/hook",
+    "http://172.16.5.5/hook", "http://100.64.0.1/hook", "http://[fe80::1]/hook", "http://[fd12:3456::1]/hook",
+    "http://2130706433/hook", "http://127.1/hook", "http://localhost:9000/hook", "http://api.localhost/hook",
+    "file:///etc/passwd", "gopher://example.com/", "http://[64:ff9b::a9fe:a9fe]/",
+]
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_internal_receivers_are_refused_at_registration(api, url: str) -> None:
+    tid = api.tenant()
+    r = api.call("POST", f"/v1/tenants/{tid}/webhooks", json={"url": url, "events": ["balance_depleted"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "validation_error" and r.headers["content-type"] == "application/problem+json"
+
+
+def test_only_allowed_hosts_escape_the_check(rt, api) -> None:
+    tid = api.tenant()
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["balance_depleted"]}
+    assert api.call("POST", f"/v1/tenants/{tid}/webhooks", json=body).status_code == 201  # allowed by name
+    rt.settings = dataclasses.replace(rt.settings, webhook_allow_hosts=frozenset())
+    assert api.call("POST", f"/v1/tenants/{tid}/webhooks", json=body).status_code == 422
+    public = {"url": "https://hooks.example.com/in", "events": ["balance_depleted"]}
+    assert api.call("POST", f"/v1/tenants/{tid}/webhooks", json=public).status_code == 201
+
+
+def test_a_name_that_resolves_inside_is_refused_at_delivery(rt, api, receiver, monkeypatch) -> None:
+    """DNS rebinding: the name looked public at registration, and resolves to loopback when sent."""
+    rt.settings = dataclasses.replace(rt.settings, webhook_allow_hosts=frozenset())
+    receiver.start()
+    tid = api.tenant()
+    hook = register(api, tid, f"http://rebind.example:{receiver.port}/hooks", ["balance_depleted"])
+    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["93.184.216.34", "127.0.0.1"])
+    emit(rt, tid, "balance_depleted", {"balance": "-1.00"})
+    assert run_due_jobs(rt)["notifications"]["webhooks"] == {"retrying": 1}
+    (delivery,) = deliveries(api, tid, hook["id"])
+    assert "127.0.0.1" in delivery["last_error"] and "loopback" in delivery["last_error"]
+    assert receiver.requests == []
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(rt, api, receiver, monkeypatch) -> None:
+    """The checked address is the one connected to: the name is never resolved a second time
+    (here the system resolver does not know it at all), and the Host header keeps the name."""
+    rt.settings = dataclasses.replace(rt.settings, webhook_allow_hosts=frozenset())
+    receiver.start()
+    tid = api.tenant()
+    hook = register(api, tid, f"http://pinned.invalid:{receiver.port}/hooks", ["balance_depleted"])
+    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["127.0.0.1"])
+    real = webhooks.internal_reason
+    monkeypatch.setattr(webhooks, "internal_reason", lambda ip: None if str(ip) == "127.0.0.1" else real(ip))
+    emit(rt, tid, "balance_depleted", {"balance": "-1.00"})
+    assert run_due_jobs(rt)["notifications"]["webhooks"] == {"sent": 1}, deliveries(api, tid, hook["id"])
+    assert receiver.requests[0].headers["host"] == f"pinned.invalid:{receiver.port}"

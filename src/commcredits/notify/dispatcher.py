@@ -124,7 +124,7 @@ def dispatch_due(
 
     def send_hook(claimed: claims.Claimed) -> str:
         if client is None and not opened:
-            opened.append(webhooks.client())
+            opened.append(webhooks.client(settings.webhook_allow_hosts))
         return _send_webhook(engine, client or opened[0], claimed, now)
 
     try:

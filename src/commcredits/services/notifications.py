@@ -86,7 +86,7 @@ def register_webhook(rt: Runtime, who: Principal, tenant_id: str, *, url: str, e
     """Subscribe `url` to `events`; the answer carries the signing secret, shown only here."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
     try:
-        url = webhooks.check_url(url)
+        url = webhooks.check_url(url, rt.settings.webhook_allow_hosts)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     unknown = sorted(set(events) - set(EVENTS))
