@@ -48,6 +48,8 @@ def test_csv_file_is_charged_once_and_rejects_carry_line_numbers(engine, cli, tm
     write_csv(path, recs)
     summary = json.loads(cli(str(path), "--format", "csv", "--batch-size", "64"))
     assert summary["records"] == summary["charged"] + summary["duplicate"] + summary["rejected"]
+    assert summary["lines"] == len(path.read_bytes().splitlines()) == summary["records"] + 1
+    assert summary["header_lines"] == 1 and summary["blank_lines"] == 0
     assert summary["charged"] == _stored(engine) > 300
     assert summary["rejects_file"] == f"{path}.rejects.csv"
     rejects = _rejects(Path(summary["rejects_file"]))
@@ -95,9 +97,12 @@ def test_csv_rows_that_are_not_text_or_not_rows_are_rejects(engine, cli, tmp_pat
         f"r1,{row}".encode(), b"r2,\xff\xff,user_out", f"r3,{row},extra".encode(), b"",
         f'"r4\nstill r4",{row}'.encode(), f"r5,{row}".encode()]) + b"\n")
     summary = json.loads(cli(str(path), "--format", "csv"))
-    assert (summary["charged"], summary["rejected"]) == (3, 2)
+    assert (summary["charged"], summary["rejected"]) == (2, 4)  # a quoted field never spans lines
+    assert (summary["lines"], summary["header_lines"], summary["blank_lines"]) == (8, 1, 1)
     rejects = _rejects(Path(f"{path}.rejects.csv"))
-    assert [(r["line"], r["id"], r["code"]) for r in rejects] == [("3", "", "malformed"), ("4", "r3", "malformed")]
+    assert [(r["line"], r["id"], r["code"]) for r in rejects] == [
+        ("3", "", "malformed"), ("4", "r3", "malformed"), ("6", "", "malformed"), ("7", "", "malformed")]
+    assert "unbalanced quote" in rejects[2]["reason"] and "unbalanced quote" in rejects[3]["reason"]
 
 
 def test_standard_input_with_the_default_reject_file(engine, cli, tmp_path, monkeypatch) -> None:
@@ -110,15 +115,15 @@ def test_standard_input_with_the_default_reject_file(engine, cli, tmp_path, monk
     assert any(r["code"] == "malformed" for r in _rejects(tmp_path / "rejects.csv"))
 
 
-@pytest.mark.parametrize(("args", "text"), [
-    (["missing.csv", "--format", "csv"], "is not a file"),
-    (["{file}", "--format", "xml"], "unknown format"),
-    (["{file}", "--format", "csv", "--batch-size", "0"], "batch size"),
+@pytest.mark.parametrize(("args", "text", "code"), [
+    (["missing.csv", "--format", "csv"], "is not a file", 2),
+    (["{file}", "--format", "xml"], "unknown format", 1),
+    (["{file}", "--format", "csv", "--batch-size", "0"], "--batch-size", 2),
 ])
-def test_unusable_input_exits_non_zero(engine, cli, tmp_path, args: list[str], text: str) -> None:
+def test_unusable_input_exits_non_zero(engine, cli, tmp_path, args: list[str], text: str, code: int) -> None:
     path = tmp_path / "calls.csv"
     path.write_text("id,tenant_id\n")
-    out = cli(*(a.format(file=path) for a in args), code=2 if "missing" in args[0] else 1)
+    out = cli(*(a.format(file=path) for a in args), code=code)
     assert text in out
 
 

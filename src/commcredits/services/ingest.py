@@ -1,13 +1,25 @@
 """Ingesting call-record files (`commcredits cdrs ingest`): stream, batch, charge, report.
 
-The file is read line by line and never held whole: records go into batches of
-`batch_size` (default 20,000), each charged by `charging.charge_parsed` in one database
-transaction, so memory is bounded by the batch whatever the file size. Every line ends as
-charged, duplicate (its id was charged before: same result, no second charge) or rejected;
-rejected lines go to the reject file with their 1-based line number, the record id, a code
-and the reason. A malformed line (invalid JSON, a CSV row with the wrong number of
-columns, bytes that are not UTF-8) is a reject like any other and never stops the run or
-costs the valid records of its batch.
+The file is read line by line with a bound on each line and never held whole
+(`record_files.py`): records go into batches of `batch_size` (default 20,000), each charged
+by `charging.charge_parsed` in one database transaction, so memory is bounded by the batch
+whatever the file size. Every physical line ends as exactly one of: the CSV header, a blank
+line, or a record charged, duplicate (its id was charged before: same result, no second
+charge) or rejected; the summary counts each, so that
+
+    lines == header_lines + blank_lines + charged + duplicate + rejected
+
+holds for every run read to the end. Rejected lines go to the reject file with their
+1-based line number, the record id, a code and the reason. A malformed line (invalid JSON,
+nesting too deep, a CSV row with the wrong number of columns or an unclosed quote, bytes
+that are not UTF-8, a line over the length bound) is a reject like any other and never
+stops the run or costs the valid records of its batch.
+
+One record can never fail its batch or the run: should charging a batch raise anything but
+a database failure, the batch is charged again in halves, down to the one record that
+raises, which is rejected (`charge_failed`, logged with its traceback) while the others are
+charged as usual. A database failure (connection lost, disk full) stops the run: nothing of
+that batch is stored and running the file again resumes.
 
 Killed at any point (even SIGKILL), a run leaves whole batches committed or nothing of a
 batch; running the same file again charges what is missing and answers the rest as
@@ -15,136 +27,62 @@ duplicates, so each record is charged exactly once. The reject file is rewritten
 run.
 
 Formats: `csv` with a header row naming the record fields (API.md; any order, optional
-fields may be left out) and `jsonl`, one JSON object per line; blank lines are skipped.
+fields may be left out), one record per line, and `jsonl`, one JSON object per line.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
-import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from ..errors import ValidationError
-from .call_records import CallRecord, Rejected, parse_record
-from .charging import charge_parsed
+from .call_records import shown_id
+from .charging import Outcome, charge_parsed
+from .record_files import FIELDS, FORMATS, MAX_LINE_BYTES, LineCount, Lines, Parsed, check_format, read_records
 from .runtime import Runtime
 
-FORMATS = ("csv", "jsonl")
-FIELDS = ("id", "tenant_id", "call_type", "caller", "callee", "started_at", "duration_seconds",
-          "user_id", "organizer_id", "call_id", "conference_id")
+__all__ = ["DEFAULT_BATCH", "FIELDS", "FORMATS", "MAX_BATCH", "MAX_LINE_BYTES", "Summary", "check_format", "ingest"]
+
 REJECT_COLUMNS = ("line", "id", "code", "reason")
 DEFAULT_BATCH = 20_000  # records per transaction: amortizes the per-tenant reads and writes of a batch
 MAX_BATCH = 100_000
-Parsed = tuple[int, CallRecord | Rejected]  # (1-based line number, the record or why not)
+# failures of the database itself, not of a record: they stop the run (a rerun resumes)
+_INFRASTRUCTURE = (OperationalError, InterfaceError, MemoryError)
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Summary:
-    """What a run did; `bytes_read` and the counts grow batch by batch."""
+    """What a run did; the counts grow batch by batch. `lines` counts every physical line:
+    header_lines + blank_lines + charged + duplicate + rejected (= records) make it up."""
 
     records: int = 0
     charged: int = 0
     duplicate: int = 0
     rejected: int = 0
+    lines: int = 0
+    header_lines: int = 0
+    blank_lines: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         rate = self.records / self.seconds if self.seconds else 0.0
-        return {"records": self.records, "charged": self.charged, "duplicate": self.duplicate,
+        return {"lines": self.lines, "header_lines": self.header_lines, "blank_lines": self.blank_lines,
+                "records": self.records, "charged": self.charged, "duplicate": self.duplicate,
                 "rejected": self.rejected, "bytes": self.bytes_read, "seconds": round(self.seconds, 3),
                 "records_per_second": round(rate)}
 
-
-class _Counted:
-    """The binary lines of a stream, counting the bytes read."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream, self.bytes = stream, 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for line in self.stream:
-            self.bytes += len(line)
-            yield line
-
-
-def check_format(format_: str) -> str:
-    if format_ not in FORMATS:
-        raise ValidationError(f"unknown format {format_!r}: use {' or '.join(FORMATS)}")
-    return format_
-
-
-def read_records(lines: Iterable[bytes], format_: str) -> Iterator[Parsed]:
-    """Parse the lines of a file into checked records (or rejects), with line numbers."""
-    if check_format(format_) == "jsonl":
-        return _jsonl(lines)
-    return _csv(lines)
-
-
-def _malformed(line: int, record_id: str, detail: str) -> Parsed:
-    return line, Rejected(record_id, "malformed", detail)
-
-
-def _jsonl(lines: Iterable[bytes]) -> Iterator[Parsed]:
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
-            yield _malformed(number, "", f"not a JSON object: {exc}")
-            continue
-        if not isinstance(value, dict):
-            yield _malformed(number, "", f"not a JSON object but {type(value).__name__}")
-            continue
-        yield number, parse_record(value)
-
-
-def _csv(lines: Iterable[bytes]) -> Iterator[Parsed]:
-    undecodable: set[int] = set()
-
-    def text() -> Iterator[str]:
-        for number, raw in enumerate(lines, 1):
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError:
-                undecodable.add(number)
-                yield "\n"  # an empty row stands in for the line; reported below
-
-    reader = csv.reader(text())
-    header = next(reader, None)
-    if header is None:
-        return
-    columns = [h.strip().lstrip("\ufeff") for h in header]
-    unknown = [c for c in columns if c not in FIELDS]
-    if unknown or "id" not in columns or len(set(columns)) != len(columns):
-        raise ValidationError(f"the CSV header must name record fields ({', '.join(FIELDS)}) once each, "
-                              f"id among them; got {', '.join(columns)}")
-    where_id = columns.index("id")
-    done = reader.line_num
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield _malformed(done + 1, "", f"unreadable CSV: {exc}")
-            done = reader.line_num
-            continue
-        first, done = done + 1, reader.line_num
-        if first in undecodable:
-            yield _malformed(first, "", "the line is not UTF-8 text")
-        elif not row:
-            continue
-        elif len(row) != len(columns):
-            rid = row[where_id].strip() if where_id < len(row) else ""
-            yield _malformed(first, rid[:100], f"expected {len(columns)} columns, found {len(row)}")
-        else:
-            yield first, parse_record(dict(zip(columns, row, strict=True)))
+    def read(self, count: LineCount, started: float) -> None:
+        self.lines, self.header_lines, self.blank_lines = count.lines, count.header, count.blank
+        self.bytes_read, self.seconds = count.bytes, time.perf_counter() - started
 
 
 def ingest(
@@ -155,25 +93,46 @@ def ingest(
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValidationError(f"batch size must be between 1 and {MAX_BATCH}")
     summary, started = Summary(), time.perf_counter()
-    counted = _Counted(stream)
+    lines = Lines(stream)
     writer = csv.writer(rejects)
     writer.writerow(REJECT_COLUMNS)
-    parsed = read_records(counted, format_)
+    parsed = read_records(lines, format_)
     while batch := list(itertools.islice(parsed, batch_size)):
-        outcomes = charge_parsed(rt, [record for _, record in batch])
-        for (line, _), outcome in zip(batch, outcomes, strict=True):
-            if outcome.status == "charged":
-                summary.charged += 1
-            elif outcome.status == "duplicate":
-                summary.duplicate += 1
-            else:
-                summary.rejected += 1
-                error = outcome.error or {}
-                writer.writerow((line, outcome.id, error.get("code", ""), error.get("detail", "")))
+        for (line, _), outcome in zip(batch, _charge(rt, batch), strict=True):
+            _count(summary, writer, line, outcome)
         rejects.flush()
         summary.records += len(batch)
-        summary.bytes_read, summary.seconds = counted.bytes, time.perf_counter() - started
+        summary.read(lines.count, started)
         if progress is not None:
             progress(summary)
-    summary.bytes_read, summary.seconds = counted.bytes, time.perf_counter() - started
+    summary.read(lines.count, started)
     return summary
+
+
+def _count(summary: Summary, writer: Any, line: int, outcome: Outcome) -> None:
+    if outcome.status == "charged":
+        summary.charged += 1
+    elif outcome.status == "duplicate":
+        summary.duplicate += 1
+    else:
+        summary.rejected += 1
+        error = outcome.error or {}
+        writer.writerow((line, shown_id(outcome.id), error.get("code", ""), error.get("detail", "")))
+
+
+def _charge(rt: Runtime, batch: list[Parsed]) -> list[Outcome]:
+    """The outcomes of a batch, in order. A batch whose charging raises is charged again in
+    halves, so the one record that raises is rejected alone; each try is one transaction
+    (all or nothing), and record ids make the retries charge nothing twice."""
+    try:
+        return charge_parsed(rt, [record for _, record in batch])
+    except _INFRASTRUCTURE:
+        raise
+    except Exception as exc:
+        if len(batch) > 1:
+            half = len(batch) // 2
+            return _charge(rt, batch[:half]) + _charge(rt, batch[half:])
+        line, record = batch[0]
+        log.exception("call record on line %d could not be charged; rejected", line)
+        detail = f"the record could not be charged ({type(exc).__name__}: {str(exc)[:200]})"
+        return [Outcome(record.id, "rejected", error={"code": "charge_failed", "detail": detail})]
