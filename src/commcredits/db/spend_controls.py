@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, or_, select, update
 
 from ..domain.purchases import PurchaseLimits, seed_limits
 from ..domain.spend_controls import SpendControls
-from .schema import payment_attempts
+from .schema import payment_attempts, transactions
 from .schema_spend import purchase_limits, spend_control_changes, spend_controls, user_dial_out_policies
 from .schema_usage import call_records
 
@@ -126,3 +126,9 @@ def tenants_with_credit_spend(conn: Connection, since: datetime, until: datetime
         call_records.c.started_at >= since, call_records.c.started_at < until,
         call_records.c.credits_charge != 0))
     return sorted(r[0] for r in rows)
+
+
+def last_balance_after(conn: Connection, tenant_id: str) -> int | None:
+    """The balance after the tenant's latest journal transaction (None: it has none)."""
+    return conn.execute(select(transactions.c.balance_after).where(transactions.c.tenant_id == tenant_id)
+                        .order_by(transactions.c.id.desc()).limit(1)).scalar()

@@ -11,6 +11,10 @@ the service only loads, asks, and writes back.
 - Statuses: `off` (disabled), `active`, `retrying` (a soft decline waits for its retry
   instant), `suspended` (a hard decline or the third consecutive failure; only saving a new
   or updated card resumes it).
+- Velocity (DOMAIN.md "Spend controls"): a charge due after `max_auto_recharges_per_day`
+  successful ones in the last 24 hours is not made; the recharge is suspended with reason
+  `velocity_limit` (`suspend_for_velocity`). Turning it off and on again, or saving a card,
+  resumes it; the next charge is checked against the same 24 hours again.
 - Soft declines are retried 1 hour after the first failure and 6 hours after the second;
   the third consecutive failure suspends. `incorrect_cvc` counts as HARD here: an off-session
   charge re-sends the CVC stored with the card, so retrying cannot succeed until an admin
@@ -142,3 +146,14 @@ def after_failure(policy: AutoRechargePolicy, code: str | None, now: datetime) -
         return Failure(replace(policy, status="suspended", failures=failures, next_retry_at=None), True, hard)
     retry_at = now + RETRY_DELAYS[failures - 1]
     return Failure(replace(policy, status="retrying", failures=failures, next_retry_at=retry_at), False, hard)
+
+
+VELOCITY_LIMIT = "velocity_limit"
+
+
+def suspend_for_velocity(policy: AutoRechargePolicy) -> AutoRechargePolicy:
+    """Too many recharges in 24 hours (a stolen account refilling itself from the card):
+    suspend at once, keeping the failure count as it was."""
+    if not policy.enabled:
+        return policy
+    return replace(policy, status="suspended", next_retry_at=None)

@@ -28,6 +28,7 @@ from ..domain.money import format_micros, minor_units
 from ..domain.spend_controls import anomaly, hourly_average
 from ..domain.spend_controls import balance_crossings as crossings
 from ..notify.outbox import enqueue
+from .ledger_ops import balance_of
 from .runtime import Runtime
 
 CAPS = ("daily_limit", "monthly_limit", "user_daily_limit")
@@ -51,6 +52,16 @@ def balance_crossings(conn: Connection, tenant: Tenant, before: int, after: int,
             payload["threshold"] = _money(tenant, threshold)
         enqueue(conn, tenant_id=tenant.id, event=event, now=now, payload=payload)
     return events
+
+
+def expiry_crossings(conn: Connection, tenant: Tenant, before: int | None, now: datetime) -> tuple[str, ...]:
+    """After the sweep forfeited a lot: the move from the balance of the tenant's previous
+    journal transaction (`before`, read before the forfeit) to the balance now. Taking the
+    journal's figure, not "now plus the lot", makes two lots expiring together, or usage
+    already charged after the expiry instant, raise one alert and not two."""
+    if before is None:
+        return ()
+    return balance_crossings(conn, tenant, before, balance_of(conn, tenant, now), now, cause="expiry")
 
 
 def notify_cap_reached(conn: Connection, tenant: Tenant, period_key: str, *, cap: str, limit: int, spent: int,

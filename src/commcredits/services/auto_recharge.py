@@ -29,13 +29,25 @@ from sqlalchemy import Connection
 
 from ..db import payments, tenants
 from ..db import recharge as recharge_db
+from ..db import spend_controls as spend_db
 from ..db.engine import read_tx, run_write
 from ..db.payments import Attempt
 from ..db.rows import new_id
+from ..db.tenants import Tenant
 from ..domain.lots import expiry_for
 from ..domain.money import format_micros, minor_units
 from ..domain.purchases import TenantFacts, purchase_refusal
-from ..domain.recharge import STALE_PENDING, after_failure, after_success, charge_due, retry_not_needed
+from ..domain.recharge import (
+    STALE_PENDING,
+    VELOCITY_LIMIT,
+    AutoRechargePolicy,
+    after_failure,
+    after_success,
+    charge_due,
+    retry_not_needed,
+    suspend_for_velocity,
+)
+from ..domain.spend_controls import velocity_exceeded
 from ..notify import outbox
 from ..payments.gateway import ChargeResult, GatewayUnavailable
 from . import funds, receipts
@@ -88,6 +100,8 @@ def _decide(conn: Connection, rt: Runtime, tenant_id: str) -> Charge | None:
     card = payments.get_method(conn, tenant_id, policy.payment_method_id)
     if card is None:
         return None  # removal of the recharge's card is refused; nothing to charge anyway
+    if _too_fast(conn, tenant, policy, amount, card.id, now):
+        return None
     attempt_id = new_id()
     attempt = Attempt(
         id=attempt_id, tenant_id=tenant_id, kind="auto_recharge", amount=amount,
@@ -97,6 +111,32 @@ def _decide(conn: Connection, rt: Runtime, tenant_id: str) -> Charge | None:
     payments.insert_attempt(conn, attempt)
     recharge_db.set_in_flight(conn, tenant_id, attempt_id)
     return Charge(attempt, card.gateway_ref, tenant.currency)
+
+
+def _too_fast(conn: Connection, tenant: Tenant, policy: AutoRechargePolicy, amount: int, card_id: str,
+              now: datetime) -> bool:
+    """The velocity guard: after `max_auto_recharges_per_day` successful recharges in 24
+    hours, the due one is not charged; the recharge is suspended (reason `velocity_limit`,
+    recorded as a failed attempt that never reached the gateway) and the admins are told."""
+    limit = spend_db.get_controls(conn, tenant.id).max_auto_recharges_per_day
+    done = spend_db.recharge_successes(conn, tenant.id, now)
+    if not velocity_exceeded(done, limit):
+        return False
+    attempt = Attempt(
+        id=new_id(), tenant_id=tenant.id, kind="auto_recharge", amount=amount, payment_method_id=card_id,
+        status="failed", error_code=VELOCITY_LIMIT, gateway_ref=None, transaction_id=None,
+        idempotency_key=new_id(), created_at=now, completed_at=now,
+    )
+    payments.insert_attempt(conn, attempt)
+    recharge_db.set_in_flight(conn, tenant.id, attempt.id)  # records it as the last attempt
+    recharge_db.set_in_flight(conn, tenant.id, None)
+    recharge_db.save_policy(conn, tenant.id, suspend_for_velocity(policy), now)
+    digits = minor_units(tenant.currency)
+    outbox.enqueue(conn, tenant_id=tenant.id, event="auto_recharge_suspended", now=now, payload={
+        "attempt_id": attempt.id, "amount": format_micros(amount, digits), "currency": tenant.currency,
+        "reason": VELOCITY_LIMIT, "balance": format_micros(balance_of(conn, tenant, now), digits),
+        "recharges_in_24h": done, "limit": limit, "hard_decline": False})
+    return True
 
 
 def drive(rt: Runtime, charge: Charge) -> bool:

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from ..db import ledger, reservations, tenants
+from ..db import spend_controls as spend_db
 from ..db.engine import read_tx, write_tx
 from ..errors import ValidationError
-from . import auto_recharge, notifications
+from . import alerts, auto_recharge, notifications
 from .balance_events import balance_changed
 from .call_control import expire_reservations
 from .clock import FixedClock, SandboxClock
@@ -39,7 +40,10 @@ def sweep_expired(rt: Runtime, now: datetime) -> int:
             with write_tx(rt.engine) as conn:
                 tenant = tenants.lock(conn, tenant_id)
                 assert tenant is not None
+                before = spend_db.last_balance_after(conn, tenant_id)
                 forfeited = forfeit_lot(conn, tenant, lot_id, now) is not None
+                if forfeited:  # an expiry that empties the balance is told like any other
+                    alerts.expiry_crossings(conn, tenant, before, now)
             if forfeited:
                 done += 1
                 balance_changed(rt, tenant_id)  # after the commit: may fire auto-recharge
@@ -54,6 +58,7 @@ def run_due_jobs(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
             "statements_issued": issue_statements(rt, now),
             "recharge_retries": auto_recharge.run_retries(rt, now),
             "funds_expiring_reminders": remind_expiring_funds(rt, now),
+            "spend_anomalies": alerts.check_anomalies(rt, now),
             "notifications": notifications.dispatch(rt, now)}
 
 

@@ -22,7 +22,15 @@ from ..db.tenants import Tenant, User
 from ..domain.access import MANAGE_BILLING, VIEW_BILLING
 from ..domain.money import MoneyError, check_currency, format_micros, minor_units, parse_micros
 from ..domain.purchases import PurchaseLimits
-from ..domain.spend_controls import DIAL_OUT_POLICIES, SpendControls, cap_room, day_bounds, month_bounds
+from ..domain.spend_controls import (
+    DIAL_OUT_POLICIES,
+    SpendControls,
+    cap_room,
+    day_bounds,
+    effective_policy,
+    month_bounds,
+    policy_blocks,
+)
 from ..errors import NotFound, ValidationError
 from .funds import iso, parse_amount
 from .principal import Principal, require_operator, require_tenant
@@ -141,6 +149,16 @@ def user_policies(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, str]
     require_tenant(who, tenant_id, VIEW_BILLING)
     with read_tx(rt.engine) as conn:
         return db.user_policies(conn, tenant_id)
+
+
+def dial_out_blocked(conn: Connection, tenant_id: str, *, user_id: str | None, call_type: str, domestic: bool,
+                     number_type: str, emergency: bool) -> bool:
+    """Whether the dial-out policy in force for this call (the user's own, else the
+    tenant's) blocks it. `user_id` is the caller, or the organizer of a meeting dial-out."""
+    controls = db.get_controls(conn, tenant_id)
+    own = db.user_policy(conn, user_id) if user_id else None
+    return policy_blocks(effective_policy(controls.dial_out_policy, own), call_type=call_type, domestic=domestic,
+                         number_type=number_type, emergency=emergency)
 
 
 def room_left(conn: Connection, tenant: Tenant, controls: SpendControls, now: datetime,
