@@ -202,7 +202,7 @@ def test_velocity_guard_under_20_concurrent_settlements(rt, clock, deck) -> None
             start.wait()
             for k in range(3):  # 3 x 30 min x 0.35 + 0.10 = 10.60 each
                 _call(rt, tid, f"c{n}-{k}", datetime(2026, 1, 20, 11, 0, tzinfo=UTC), 1800, ann)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=settle, args=(n,)) for n in range(20)]
