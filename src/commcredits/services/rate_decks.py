@@ -64,6 +64,14 @@ def import_files(
         raise ValidationError("fallback_rating_key is for rate card (override) decks")
     args = {"format_": format_, "files": files, "currency": currency, "rounding": rounding,
             "decimals": decimals, "rating_key": rating_key, "name": name}
+    if mode == "update" and format_ == "cgrates":  # a folder may hold only the files it changes
+        if not rating_key:
+            raise ValidationError("a CGRateS update names the rating_key (tenant) of the deck it updates")
+        base = _base(rt, None, rating_key)
+        if base is None:
+            raise ValidationError(f"rating key {rating_key!r} has no deck to update")
+        return store(rt, who, parse_deck(**args, base=base), mode=mode,  # type: ignore[arg-type]
+                     dry_run=dry_run, force=force, by=by)
     deck = parse_deck(**args, fallback_rating_key=fallback_rating_key)  # type: ignore[arg-type]
     if mode == "update":
         base = _base(rt, deck, rating_key)
@@ -75,11 +83,11 @@ def import_files(
     return store(rt, who, deck, mode=mode, dry_run=dry_run, force=force, by=by)
 
 
-def _base(rt: Runtime, deck: Deck, rating_key: str | None) -> Deck | None:
+def _base(rt: Runtime, deck: Deck | None, rating_key: str | None) -> Deck | None:
     """The version in force for the upload's rating key (None: nothing to update yet)."""
     holder = live_index(rt.caches, rt.engine)
     holder.refresh_now()
-    keys = deck.rating_keys or ([rating_key] if rating_key else [])
+    keys = (deck.rating_keys if deck else []) or ([rating_key] if rating_key else [])
     heads = {holder.token.get(k) for k in keys} if holder.token else set()
     if len(heads) > 1:
         raise ValidationError("an update names rating keys whose decks differ; import one key at a time")
@@ -89,6 +97,8 @@ def _base(rt: Runtime, deck: Deck, rating_key: str | None) -> Deck | None:
     base = holder.decks().get(head)
     if base is None:  # pragma: no cover - the holder loads every live version
         raise Conflict("the deck in force changed during the import; try again")
+    if deck is None:
+        return base
     if base.currency != deck.currency:
         raise ValidationError(f"the deck in force for {', '.join(keys)} is in {base.currency}, "
                               f"not {deck.currency}")

@@ -110,6 +110,7 @@ class LiveIndex:
             docs = rate_decks.documents(conn, [v for v in live if v not in self._decks])
         for version, doc in docs:
             self._decks[version] = dataclasses.replace(deck_from_json(doc), version=version)
+        self._decks = {v: d for v, d in self._decks.items() if v in live}
         index = self.build(live_decks(self._decks, live))
         self.index, self.token = index, token  # the swap: one assignment each
         self.checked = time.monotonic()
