@@ -10,6 +10,7 @@ send. Placeholders in paths, bodies and queries are filled by the test's world:
     {pmid}      a stored card of that tenant; {rid} a receipt; {wid} a webhook
     {token_id}  a switch token made for the request; {call_id} a call authorized for it
     {unique}    a fresh hex string (e-mail addresses, idempotency keys)
+    {currency}  the tenant's currency (USD)
 
 Expected answers: OK (anything below 500 except 401, 403 and 404: a 2xx, or a 4xx about
 the request itself), or the status the caller must get: 401 anonymous, 403 a role or a
@@ -109,6 +110,10 @@ ROWS: tuple[Row, ...] = (
     Row("GET", "/v1/tenants/{tid}/balance", VIEW),
     Row("GET", "/v1/tenants/{tid}/transactions", VIEW),
     Row("GET", "/v1/tenants/{tid}/auto-recharge", BILLING),
+    Row("GET", "/v1/tenants/{tid}/spend-controls", VIEW),
+    Row("PUT", "/v1/tenants/{tid}/spend-controls", BILLING, {"low_balance_threshold": "20.00"}),
+    Row("GET", "/v1/purchase-limits/{currency}", operator_only),
+    Row("PUT", "/v1/purchase-limits/{currency}", operator_only, {"minimum": "50.00", "maximum": "100000.00"}),
     Row("PUT", "/v1/tenants/{tid}/auto-recharge", BILLING, {"enabled": False}),
     Row("GET", "/v1/tenants/{tid}/receipts", VIEW),
     Row("GET", "/v1/tenants/{tid}/receipts/{rid}", VIEW),

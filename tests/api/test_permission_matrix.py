@@ -83,7 +83,7 @@ class World:
     def values(self, row: Row) -> dict[str, str]:
         """Placeholders for one request: resources a request may destroy are made for it."""
         fresh = row.method == "DELETE"
-        values = {"tid": self.tid, "uid": self.uid, "rid": self.rid, "unique": uuid.uuid4().hex,
+        values = {"tid": self.tid, "uid": self.uid, "rid": self.rid, "unique": uuid.uuid4().hex, "currency": "USD",
                   "pmid": self.api.card(self.tid) if fresh and "{pmid}" in row.path else self.pmid,
                   "wid": self.webhook() if fresh and "{wid}" in row.path else self.wid}
         if "{token_id}" in row.path:

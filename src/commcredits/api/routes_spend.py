@@ -25,7 +25,7 @@ router = APIRouter(tags=["spend controls"])  # paths below /v1: included by rout
 
 MoneyText = Annotated[str, Field(min_length=1, max_length=40, description='a money string such as "500.00"')]
 Policy = Literal["all", "no_premium", "domestic_only", "none"]
-Currency = Annotated[str, Path(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")]
+Currency = Annotated[str, Path(min_length=1, max_length=16, description="ISO 4217, e.g. JPY")]  # checked after who
 TenantId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
