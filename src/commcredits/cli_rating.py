@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from .services import rating
+from .services import rate_decks, rating
 from .services.principal import OPERATOR
 
 rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
@@ -22,11 +24,20 @@ def rates_import(
     currency: Annotated[str | None, typer.Option(help="deck currency (rate card: else its header)")] = None,
     rounding: Annotated[str | None, typer.Option(help="rate card: up, half_up or down")] = None,
     decimals: Annotated[int | None, typer.Option(help="rate card: decimals of a call's total")] = None,
-    rating_key: Annotated[str | None, typer.Option(help="rate card: rating key (default: currency)")] = None,
+    rating_key: Annotated[str | None, typer.Option(
+        help="rate card: rating key (default: currency); CGRateS update: the key it updates")] = None,
+    mode: Annotated[str, typer.Option(help="replace (the whole deck) or update (only the rows named)")] = "replace",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="apply nothing; show what would change")] = False,
+    force: Annotated[bool, typer.Option(help="import even if recent calls would have no rate")] = False,
+    fallback_rating_key: Annotated[str | None, typer.Option(
+        help="rate card override: what it does not cover is priced by this key's deck")] = None,
 ) -> None:
-    """Import a deck as the next version; a bad row stops the import and names file, line, reason.
+    """Import a deck as a new version; a bad row stops the import and names file, line, reason.
 
-    Example: commcredits rates import ../shared/testdata/sample-ratecard.csv --format ratecard
+    --dry-run shows the added, changed and removed prefixes and the calls of the last 30
+    days that would lose their rate, as a table, and applies nothing.
+
+    Example: commcredits rates import ../shared/testdata/sample-ratecard.csv --format ratecard --dry-run
     """
     from .cli import emit, friendly, runtime
 
@@ -40,12 +51,66 @@ def rates_import(
             if not path.is_file():
                 raise typer.BadParameter(f"{path} is not a file", param_hint="PATH")
             files = {path.name: path.read_bytes()}
-        parsed = rating.parse_deck(format_=format, files=files, currency=currency, rounding=rounding,
-                                   decimals=decimals, rating_key=rating_key,
-                                   name=deck or (path.name if format == "cgrates" else None))
-        emit(rating.import_deck(runtime(), OPERATOR, parsed))
+        result = rate_decks.import_files(
+            runtime(), OPERATOR, format_=format, files=files, mode=mode, dry_run=dry_run, force=force,
+            currency=currency, rounding=rounding, decimals=decimals, rating_key=rating_key,
+            name=deck or (path.name if format == "cgrates" else None),
+            fallback_rating_key=fallback_rating_key, by="cli")
+        if dry_run:
+            show_diff(result)
+        else:
+            emit(result)
 
     run()
+
+
+def show_diff(result: dict[str, Any]) -> None:
+    """A dry run as rich tables: the changes per prefix, then the calls that would be unrated."""
+    console = Console()
+    table = Table(title=f"Dry run ({result['mode']}), prices compared at {result['compared_at']}")
+    for column in ("change", "category", "prefix", "destination", "old / min", "new / min"):
+        table.add_column(column)
+    for kind in ("added", "changed", "removed"):
+        for item in result[kind]:
+            old, new = item["old"] or {}, item["new"] or {}
+            table.add_row(kind, item["category"], item["prefix"],
+                          (new or old).get("destination", ""), old.get("rate_per_minute", "-"),
+                          new.get("rate_per_minute", "-"))
+    console.print(table)
+    counts = ", ".join(f"{result[k + '_count']} {k}" for k in ("added", "changed", "removed"))
+    console.print(f"{counts}; {result['unrated_recent_calls']} call(s) of the last 30 days would have no rate")
+    if result["unrated"]:
+        lost = Table(title="Destinations called in the last 30 days that would have no rate")
+        for column in ("category", "prefix", "destination", "calls"):
+            lost.add_column(column)
+        for u in result["unrated"]:
+            lost.add_row(u["category"], u["prefix"], u["destination"], str(u["calls"]))
+        console.print(lost)
+    console.print("nothing was applied (dry run)")
+
+
+@rates_app.command("decks")
+def rates_decks() -> None:
+    """List every deck version: who imported it, when, its counts and what is in force.
+
+    Example: commcredits rates decks
+    """
+    from .cli import emit, friendly, runtime
+
+    friendly(lambda: emit(rate_decks.list_decks(runtime(), OPERATOR, limit=500)))()
+
+
+@rates_app.command("activate")
+def rates_activate(
+    version: Annotated[int, typer.Argument(help="the deck version to put in force for its rating keys")],
+) -> None:
+    """Roll back (or forward) to a deck version, at once.
+
+    Example: commcredits rates activate 3
+    """
+    from .cli import emit, friendly, runtime
+
+    friendly(lambda: emit(rate_decks.activate(runtime(), OPERATOR, version, by="cli")))()
 
 
 @rates_app.command("quote")
