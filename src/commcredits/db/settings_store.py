@@ -1,4 +1,5 @@
-"""A small key/value table for service-wide state (the sandbox clock)."""
+"""A small key/value table for service-wide state: the database's mode (`mode`: sandbox or
+production, services/bootstrap.py) and the sandbox clock (`sandbox_now`, services/clock.py)."""
 
 from __future__ import annotations
 
