@@ -3,7 +3,9 @@
 `SystemClock` is wall time. `SandboxClock` (sandbox mode) keeps its time in the database
 so the API, the CLI and the background jobs agree: once set it stands still and moves only
 when told (`POST /v1/sandbox/clock`), which makes months of behaviour testable in seconds.
-Until first set it follows wall time.
+Until first set it follows wall time; it only moves forward (`commcredits sandbox reset`
+starts a sandbox afresh). Whether a database is a sandbox is recorded in it as well
+(`services/bootstrap.py`), so every entry point reads this clock on a sandbox database.
 """
 
 from __future__ import annotations
