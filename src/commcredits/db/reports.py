@@ -86,3 +86,24 @@ def credits_spent(conn: Connection, tenant_id: str, start: datetime, end: dateti
         )
     ).one()
     return int(total), first
+
+
+def usage_totals(conn: Connection, tenant_id: str, *, start: datetime | None, end: datetime | None,
+                 user_id: str | None, call_type: str | None) -> dict[str, int]:
+    """Sums over every row of the report's filter (not one page): Charge, Connection Fee (a
+    part of Charge), and what of Charge was paid from credits and goes on the statement."""
+    c = call_records.c
+    stmt = select(func.count(), func.coalesce(func.sum(c.charge), 0), func.coalesce(func.sum(c.connect_fee), 0),
+                  func.coalesce(func.sum(c.credits_charge), 0), func.coalesce(func.sum(c.postpaid_charge), 0)
+                  ).where(c.tenant_id == tenant_id)
+    if start is not None:
+        stmt = stmt.where(c.started_at >= start)
+    if end is not None:
+        stmt = stmt.where(c.started_at < end)
+    if user_id:
+        stmt = stmt.where(c.user_id == user_id)
+    if call_type:
+        stmt = stmt.where(c.call_type == call_type)
+    calls, charge, fee, credits, postpaid = conn.execute(stmt).one()
+    return {"calls": int(calls), "charge": int(charge), "connection_fee": int(fee), "credits": int(credits),
+            "postpaid": int(postpaid)}

@@ -63,8 +63,19 @@ def country_name(region: str | None) -> str:
     return (geocoder.country_name_for_number(example, "en") if example else "") or region
 
 
+def _destination(r: dict[str, Any]) -> tuple[str, str]:
+    """(Domestic/International, Destination Dialed). An emergency call is stored without a
+    destination country: it went to the emergency services where the user is, so it is
+    domestic, and the destination says so."""
+    if r["number_type"] == "emergency":
+        where = country_name(r["usage_location"])
+        return "Domestic", f"Emergency services ({where})" if where else "Emergency services"
+    return ("Domestic" if r["domestic"] else "International"), country_name(r["destination_country"])
+
+
 def _row(r: dict[str, Any], digits: int) -> list[Any]:
     end = r["started_at"] + timedelta(seconds=r["duration_s"])
+    scope, destination = _destination(r)
     return [
         r["id"],
         r["call_id"] or "",
@@ -76,8 +87,8 @@ def _row(r: dict[str, Any], digits: int) -> list[Any]:
         r["caller"],
         r["call_type"],
         r["number_type"],
-        "Domestic" if r["domestic"] else "International",
-        country_name(r["destination_country"]),
+        scope,
+        destination,
         r["callee"],
         iso(r["started_at"]),
         iso(end),
@@ -122,6 +133,7 @@ def usage_page(
         tenant = tenant_db.get(conn, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
+        totals = reports.usage_totals(conn, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type)
         rows = list(
             reports.usage_rows(
                 conn,
@@ -141,6 +153,7 @@ def usage_page(
         "items": items,
         "columns": list(COLUMNS),
         "next_cursor": f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
+        "totals": {k: v if k == "calls" else format_micros(v, digits) for k, v in totals.items()},
     }
 
 
