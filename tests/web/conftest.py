@@ -1,5 +1,6 @@
 """Fixtures of the admin center's tests: a cheap password hash (a test that wants argon2's
-production parameters calls `monkeypatch.undo()`), and one Chromium for the browser tests."""
+production parameters calls `monkeypatch.undo()`), one Chromium for the browser tests, the
+app in a real server, and `open_page` (a browser signed in through the login form)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from tests.web.support import PASSWORD, LiveServer
 
 from commcredits.services import web_auth
 
@@ -37,3 +39,37 @@ def browser() -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def server(rt) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    live = LiveServer(rt)
+    yield live
+    live.stop()
+
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def open_page(browser, server):  # type: ignore[no-untyped-def]
+    """`open_page(email, viewport=DESKTOP, password=PASSWORD)`: a fresh browser context signed
+    in through the login form."""
+    contexts: list[Any] = []
+
+    def login(email: str, viewport: dict[str, int] = DESKTOP, password: str = PASSWORD) -> Any:
+        context = browser.new_context(base_url=server.url, viewport=viewport)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto("/admin/")
+        assert "/admin/login" in page.url
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("button:has-text('Sign in')")
+        return page
+
+    yield login
+    for context in contexts:
+        context.close()

@@ -7,13 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from tests.conftest import SHARED
-from tests.web.support import PASSWORD, LiveServer, csrf_of, make_org
+from tests.web.support import csrf_of, make_org
 
 from commcredits.services import balances, payment_methods, rating
 from commcredits.services.charging import charge_records
@@ -21,35 +19,6 @@ from commcredits.services.principal import OPERATOR
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 SCREENSHOT = "/tmp/commcredits-billing.png"
-
-
-@pytest.fixture
-def server(rt) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    live = LiveServer(rt)
-    yield live
-    live.stop()
-
-
-@pytest.fixture
-def open_page(browser, server):  # type: ignore[no-untyped-def]
-    """`open_page(email)`: a fresh browser context logged in through the login form."""
-    contexts: list[Any] = []
-
-    def login(email: str) -> Any:
-        context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto("/admin/")
-        assert "/admin/login" in page.url
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button:has-text('Sign in')")
-        return page
-
-    yield login
-    for context in contexts:
-        context.close()
 
 
 def _card(rt, tid: str, number: str = "4242424242424242") -> str:  # type: ignore[no-untyped-def]
@@ -73,41 +42,46 @@ def test_billing_admin_adds_funds_sees_the_lot_and_sets_auto_recharge(rt, open_p
     assert page.locator("#cards tbody tr").count() == 2
 
     page.click("nav >> text=Communications Credits")
-    assert "Minimum 50.00 USD" in page.locator("#add-funds").inner_text()
+    assert "From 50.00 USD to 100,000.00 USD" in page.locator("#add-funds").inner_text()
     page.fill("#add-funds input[name=amount]", "75.00")
-    page.select_option("#add-funds select", label="Visa ending in 4242 (12/2030)")
+    page.select_option("#add-funds select", label="Visa ending in 4242, expires 12/2030")
     page.click("button:has-text('Add funds')")
     assert "Funds added." in page.locator(".flash.ok").inner_text()
     assert page.locator("#balance").inner_text() == "75.00 USD"
     assert page.locator("#available").inner_text() == "75.00 USD"
     lot = page.locator("#lots tbody tr").first.inner_text()
     assert "Purchase" in lot and "75.00 USD" in lot and "15 Jan 2027" in lot and "active" in lot
-    assert page.locator("#transactions a:has-text('View')").count() == 1
+    assert page.locator("#lots a:has-text('Receipt')").count() == 1  # each lot links to its receipt
+    assert page.locator("#transactions a:has-text('R-2026')").count() == 1
     page.screenshot(path=SCREENSHOT, full_page=True)
 
     page.fill("#add-funds input[name=amount]", "60.00")
-    page.select_option("#add-funds select", label="Visa ending in 0002 (12/2030)")
+    page.select_option("#add-funds select", label="Visa ending in 0002, expires 12/2030")
     page.click("button:has-text('Add funds')")
     alert = page.locator("[role=alert]").inner_text()
-    assert "Your card was declined." in alert and "card_declined" in alert
+    assert "The card was declined" in alert and "card_declined" not in alert
+    assert page.locator("#funds-card").get_attribute("aria-invalid") == "true"
     assert page.locator("#add-funds input[name=amount]").input_value() == "60.00"  # the form is kept
     assert page.locator("#balance").inner_text() == "75.00 USD"
     page.fill("#add-funds input[name=amount]", "49.99")
     page.click("button:has-text('Add funds')")
-    assert "The minimum purchase is 50.00 USD" in page.locator("[role=alert]").inner_text()
+    assert "The minimum purchase is 50.00 USD" in page.locator("#funds-amount-error").inner_text()
+    assert page.title().startswith("Error: The amount is too small")
 
     page.check("#auto-recharge input[name=enabled]")
     page.fill("#auto-recharge input[name=amount]", "50.00")
     page.fill("#auto-recharge input[name=trigger]", "20.00")
-    page.select_option("#auto-recharge select", label="Visa ending in 4242")
-    page.click("button:has-text('Save changes')")
-    assert "Auto-recharge settings saved." in page.locator(".flash.ok").inner_text()
+    page.select_option("#auto-recharge select", label="Visa ending in 4242, expires 12/2030")
+    page.click("button:has-text('Save changes')")  # 75.00 is above the trigger: nothing to charge, no question
+    assert "Auto-recharge settings saved. Nothing was charged." in page.locator(".flash.ok").inner_text()
     assert page.locator("#recharge-status").inner_text() == "Active"
     assert page.locator("#auto-recharge input[name=trigger]").input_value() == "20.00"
 
-    page.click("#transactions a:has-text('View')")
+    page.click("#transactions a:has-text('R-2026')")
     assert re.search(r"Receipt R-2026-0+1", page.locator("h1").inner_text())
     assert "75.00 USD" in page.content()
+    page.click("text=Back to the transaction")
+    assert page.locator("h1").inner_text() == "Transactions"
 
 
 def test_helpdesk_admin_sees_the_balance_but_cannot_add_funds(rt, open_page) -> None:
@@ -186,7 +160,7 @@ def test_usage_report_filters_and_downloads(rt, open_page) -> None:
     page.click("nav >> text=PSTN usage")
     assert page.locator("#usage tbody tr").count() == 4
     assert page.locator("#advice-amount").inner_text().endswith(" USD")
-    page.select_option("select[name=call_type]", "user_in")
+    page.select_option("select[name=call_type]", label="Inbound call")
     page.click("button:has-text('Apply filters')")
     assert page.locator("#usage tbody tr").count() == 1 and "call_type=user_in" in page.url
     page.select_option("select[name=call_type]", "")
@@ -198,19 +172,22 @@ def test_usage_report_filters_and_downloads(rt, open_page) -> None:
     with page.expect_download() as info:
         page.click("a:has-text('Download CSV')")
     download = info.value
-    assert download.suggested_filename.endswith(".csv")
-    with open(download.path(), encoding="utf-8") as text:
+    assert download.suggested_filename == "pstn-usage-2026-01-11-to-2026-01-12.csv"
+    with open(download.path(), "rb") as raw:
+        assert raw.read(3) == b"\xef\xbb\xbf"  # the BOM Excel needs to read UTF-8
+    with open(download.path(), encoding="utf-8-sig") as text:
         rows = list(csv.reader(text))
     assert rows[0][:3] == ["UsageId", "Call ID", "Conference ID"] and len(rows) == 3  # header + the 2 filtered calls
     assert {r[rows[0].index("Call Type")] for r in rows[1:]} == {"user_out", "user_in"}
 
     with page.expect_download() as info:
         page.click("a:has-text('Download Excel')")
-    assert info.value.suggested_filename.endswith(".xlsx")
+    assert info.value.suggested_filename == "pstn-usage-2026-01-11-to-2026-01-12.xlsx"
     with open(info.value.path(), "rb") as xlsx:
         sheet = load_workbook(io.BytesIO(xlsx.read())).active
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][0] == "UsageId" and len(values) == 3
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:T3"
 
 
 def test_csrf_is_required_and_logout_ends_the_session(rt, open_page) -> None:

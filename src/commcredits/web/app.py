@@ -101,10 +101,10 @@ def install_handlers(web: FastAPI) -> None:
         return error_page(exc.status_code, TITLES.get(exc.status_code, "Request refused"), detail, request)
 
     @web.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> Response:
+    async def _crash(request: Request, exc: Exception) -> Response:
         log.error("admin page failed", exc_info=exc)
         return error_page(500, "Something went wrong", "the page could not be shown because of an error on our "
-                          "side. It has been logged; please try again in a moment")
+                          "side. It has been logged; please try again in a moment", request)
 
 
 def create_web_app(rt: Runtime) -> FastAPI:

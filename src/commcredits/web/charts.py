@@ -68,13 +68,14 @@ def forecast(available: str, daily: str, days_until_zero: int | None, today: dat
         return None
     span = max(days_until_zero, 1)
     start = _micros(available)
-    plot_w, plot_h = WIDTH - LEFT - 6, HEIGHT - BOTTOM - TOP
+    width, height = 360, 180
+    plot_w, plot_h = width - LEFT - 6, height - BOTTOM - TOP
     top = max(start, 1)
     points = []
     for i in range(0, span + 1, max(span // 30, 1)):
         left = max(start - _micros(daily) * i, 0)
-        points.append(f"{round(LEFT + plot_w * i / span, 1)},{round(HEIGHT - BOTTOM - plot_h * left / top, 1)}")
-    points.append(f"{LEFT + plot_w},{HEIGHT - BOTTOM}")
-    return {"width": WIDTH, "height": HEIGHT, "points": " ".join(points), "left": LEFT, "base": HEIGHT - BOTTOM,
-            "plot_top": TOP, "right": WIDTH - 6, "start_label": today.strftime("%d %b"),
+        points.append(f"{round(LEFT + plot_w * i / span, 1)},{round(height - BOTTOM - plot_h * left / top, 1)}")
+    points.append(f"{LEFT + plot_w},{height - BOTTOM}")
+    return {"width": width, "height": height, "points": " ".join(points), "left": LEFT, "base": height - BOTTOM,
+            "plot_top": TOP, "right": width - 6, "start_label": today.strftime("%d %b"),
             "end_label": (today + timedelta(days=days_until_zero)).strftime("%d %b %Y"), "start": available}

@@ -98,6 +98,15 @@ def call_type(code: str | None, number_type: str | None = None) -> str:
     return CALL_TYPE_NAMES.get(code or "", words(code))
 
 
+def paid_by(capability: str | None) -> str:
+    """What paid for a call, from the report's Capability column, in a word or two."""
+    if capability == "communications_credits":
+        return "Credits"
+    if capability and ("calling_plan" in capability or capability.startswith("audio_conferencing")):
+        return f"Plan minutes ({license_name(capability)})"
+    return PAYER_NAMES.get(capability or "", words(capability).capitalize())
+
+
 def zone_name(zone: str) -> str:
     """'America/New_York' -> 'America/New York time', said once per page."""
     return f"{zone.replace('_', ' ')} time"
@@ -125,7 +134,7 @@ env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True)
 env.filters.update(money=money, when=when, day=day, role_name=role_name, license_name=license_name, words=words,
                    sentence=sentence, duration=duration, call_type=call_type, zone_name=zone_name,
-                   txn_kind=lambda code: KIND_NAMES.get(code, words(code)),
+                   paid_by=paid_by, txn_kind=lambda code: KIND_NAMES.get(code, words(code)),
                    payer=lambda code: PAYER_NAMES.get(code or "", words(code)))
 env.globals.update(prefix=PREFIX)
 
