@@ -37,7 +37,7 @@ def rates_import(
     --dry-run shows the added, changed and removed prefixes and the calls of the last 30
     days that would lose their rate, as a table, and applies nothing.
 
-    Example: commcredits rates import ../shared/testdata/sample-ratecard.csv --format ratecard --dry-run
+    Example: commcredits rates import examples/ratecard-eur.csv --format ratecard --dry-run
     """
     from .cli import emit, friendly, runtime
 
