@@ -27,6 +27,7 @@ from . import (
     routes_billing,
     routes_cards,
     routes_operator,
+    routes_rates,
     routes_tenant,
     routes_transactions,
     routes_usage,
@@ -122,7 +123,7 @@ def create_web_app(rt: Runtime) -> FastAPI:
         return response
 
     for module in (routes_auth, routes_billing, routes_cards, routes_transactions, routes_usage, routes_tenant,
-                   routes_operator):
+                   routes_operator, routes_rates):
         web.include_router(module.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     return web
