@@ -26,6 +26,7 @@ from .cli_cdrs import cdrs_app
 from .cli_payments import payments_app
 from .cli_rating import rates_app
 from .cli_sandbox import sandbox_app, tokens_app
+from .cli_spend import limits_app, spend_app
 from .config import Settings
 from .errors import CommCreditsError
 from .services import audit as audit_svc
@@ -49,6 +50,8 @@ app.add_typer(cdrs_app, name="cdrs")
 app.add_typer(payments_app, name="payments")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(spend_app, name="spend-controls")
+app.add_typer(limits_app, name="purchase-limits")
 err = Console(stderr=True)
 
 
