@@ -72,7 +72,7 @@ class MakeRun:
         self.log = (workdir / "server.log").open("w+")
         # the default database, ./var/commcredits.db, is in the temporary folder: the README's
         # CLI lines reach it as written
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8"}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "LANG": "C.UTF-8"}
         env.update({k: v for k, v in os.environ.items() if k == "PYTHONPATH"})
         self.env = env
         self.proc = subprocess.Popen(["bash", "-c", f"{make_run_recipe()} --port {self.port}"], cwd=workdir, env=env,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from pathlib import Path
 
 import uvicorn
 
@@ -34,7 +36,8 @@ def print_operator_token(rt: Runtime, token: str | None) -> None:
     shown = url if url.startswith("sqlite") else "<as for serve>"  # no password on the screen
     env = "" if url == DEFAULT_DATABASE_URL else f"COMMCREDITS_DATABASE_URL='{shown}' "
     print("operator token: this database has one already (tokens are shown once, when made);")
-    print(f"  a new one: {env}.venv/bin/commcredits tokens create-operator")
+    exe = sys.argv[0] if Path(sys.argv[0]).name == "commcredits" else "commcredits"  # as `serve` was started
+    print(f"  a new one: {env}{exe} tokens create-operator")
 
 
 def print_demo(seeded: dict[str, str], base: str) -> None:
