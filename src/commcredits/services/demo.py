@@ -47,8 +47,8 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
     if existing:
         return _admin_token(rt, existing)
     if not rating_index(rt).decks:
-        card = files("commcredits.demo_data").joinpath("ratecard.csv").read_bytes()
-        import_deck(rt, OPERATOR, parse_deck(format_="ratecard", files={"demo-ratecard.csv": card}))
+        deck = files("commcredits.demo_data").joinpath("ratecard.csv").read_bytes()
+        import_deck(rt, OPERATOR, parse_deck(format_="ratecard", files={"demo-ratecard.csv": deck}))
     made = tenant_svc.create_tenant(
         rt, OPERATOR, name=DEMO_NAME, country="US", currency="USD", billing_country="US",
         timezone="America/New_York",
