@@ -120,6 +120,8 @@ ROWS: tuple[Row, ...] = (
     Row("POST", "/v1/rate-decks", operator_only, form={"format": "ratecard"},
         files={"card.csv": b"prefix,destination,rate\n44,UK,0.01\n"}),
     Row("GET", "/v1/rate-decks", operator_only),
+    Row("POST", "/v1/rate-decks/{deck_id}/activate", operator_only),  # no such id: 422 for the operator
+    Row("GET", "/v1/tenants/{tid}/rates", VIEW, query={"q": "france"}),
     Row("GET", "/v1/rates/quote", VIEW,
         query={"category": "user_out", "destination": "+442079460000", "duration_seconds": "60", "tenant_id": "{tid}"}),
     Row("POST", "/v1/rerate", operator_only, PERIOD),

@@ -81,14 +81,17 @@ def list_decks(
 
 @router.post("/rate-decks/{deck_id}/activate")
 def activate_deck(rt: RuntimeDep, who: PrincipalDep,
-                  deck_id: Annotated[int, Path(ge=1, le=2**53)]) -> dict[str, Any]:
+                  deck_id: Annotated[str, Path(max_length=20, description="the deck version")]) -> dict[str, Any]:
     """Roll back (or forward) to this version for its rating keys, at once."""
-    return rate_decks.activate(rt, who, deck_id)
+    require_operator(who)  # before saying anything about the id
+    if not deck_id.isascii() or not deck_id.isdigit() or not 1 <= int(deck_id) <= 2**53:
+        raise ValidationError("the deck id is a version number such as 3")
+    return rate_decks.activate(rt, who, int(deck_id))
 
 
-@router.get("/tenants/{tenant_id}/rates", response_model=None)
+@router.get("/tenants/{tid}/rates", response_model=None)
 def tenant_rates(
-    rt: RuntimeDep, who: PrincipalDep, tenant_id: Annotated[str, Path(max_length=36)],
+    rt: RuntimeDep, who: PrincipalDep, tid: Annotated[str, Path(max_length=36)],
     destination: Annotated[str | None, Query(min_length=1, max_length=32,
                                              description="a number: its longest-prefix match")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100,
@@ -98,7 +101,7 @@ def tenant_rates(
     cursor: Annotated[str | None, Query(max_length=9, pattern=r"^[0-9]+$")] = None,
 ) -> dict[str, Any] | StreamingResponse:
     """The prices the tenant pays now (admins of the tenant, the operator)."""
-    currency, rows = tenant_price_list.tenant_rates(rt, who, tenant_id, destination=destination, q=q)
+    currency, rows = tenant_price_list.tenant_rates(rt, who, tid, destination=destination, q=q)
     if format == "csv":
         return StreamingResponse(tenant_price_list.csv_lines(rows), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="rates.csv"'})
