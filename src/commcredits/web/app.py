@@ -28,6 +28,7 @@ from . import (
     routes_cards,
     routes_operator,
     routes_rates,
+    routes_spend,
     routes_tenant,
     routes_transactions,
     routes_usage,
@@ -123,7 +124,7 @@ def create_web_app(rt: Runtime) -> FastAPI:
         return response
 
     for module in (routes_auth, routes_billing, routes_cards, routes_transactions, routes_usage, routes_tenant,
-                   routes_operator, routes_rates):
+                   routes_operator, routes_rates, routes_spend):
         web.include_router(module.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     return web
