@@ -14,8 +14,12 @@ runtime's clock, like everything else. The CSRF token of a session is an HMAC of
 session secret, so it needs no storage and changes with every login. Each request re-reads
 the user's roles, so a role taken away takes effect at once.
 
-Five wrong passwords in a row lock an account for `LOCKOUT`; the login page says so in
-general words for every failure, so it does not tell which e-mail addresses exist.
+Failed logins slow further attempts from the same client and on the same e-mail address
+with an exponential wait, never a lock (`services.login_throttle`). Every login costs one
+argon2 verification whatever happens (an unknown address verifies a dummy hash) and writes
+to the database only when it succeeds, and a waiting address is refused the same way
+whether or not it has an account, so neither the answer nor its time tells which e-mail
+addresses exist.
 The operator view is reached by logging in with the operator's API token; the session is
 tied to that token and ends when the token is revoked.
 """
@@ -36,15 +40,14 @@ from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.rows import new_id
-from ..errors import Forbidden, NotFound, Unauthenticated, ValidationError
+from ..errors import CommCreditsError, Forbidden, NotFound, Unauthenticated, ValidationError
+from .login_throttle import LoginThrottle
 from .principal import OPERATOR, Principal, require_self_or_operator
 from .runtime import Runtime
 
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_MAX = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=1)
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD, MAX_PASSWORD = 12, 1024
 
 _hasher = PasswordHasher()  # tests swap in a cheaper one; hashes carry their own parameters
@@ -61,6 +64,25 @@ def _dummy_hash() -> str:
 
 class LoginFailed(Unauthenticated):
     code, title = "login_failed", "Login failed"
+
+
+class LoginThrottled(CommCreditsError):
+    """Too many failed logins from this client or on this address: wait, then try again."""
+
+    status, code, title = 429, "login_throttled", "Too many failed logins"
+
+
+def throttle_of(rt: Runtime) -> LoginThrottle:
+    """The process's login throttle (one per runtime)."""
+    throttle: LoginThrottle = rt.caches.setdefault("login_throttle", LoginThrottle())
+    return throttle
+
+
+def _refuse_while_waiting(throttle: LoginThrottle, client: str, account: str | None) -> None:
+    wait = throttle.wait_seconds(client, account)
+    if wait:
+        unit = "second" if wait == 1 else "seconds"
+        raise LoginThrottled(f"too many failed logins: try again in {wait} {unit}", retry_after=wait)
 
 
 class TenantRequired(Unauthenticated):
@@ -131,42 +153,38 @@ def _verify(digest: str, password: str) -> bool:
         return False
 
 
-def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = None) -> str:
-    """Check an e-mail and password; open a session and return its cookie secret."""
-    email, now = email.strip().lower(), rt.clock.now()
+def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = None, client: str = "-") -> str:
+    """Check an e-mail and password from `client` (an IP address); open a session and return
+    its cookie secret."""
+    email, throttle = email.strip().lower(), throttle_of(rt)
+    _refuse_while_waiting(throttle, client, email)
     with read_tx(rt.engine) as conn:
         rows = store.passwords_for_email(conn, email, tenant_id or None)
     if not rows:
         _verify(_dummy_hash(), password)
-    matched: list[store.PasswordRow] = []
+    matched = [row for row in rows if _verify(row.password_hash, password)]
+    if not matched:
+        throttle.failed(client, email)
+        raise LoginFailed("the e-mail address or the password is not right")
+    throttle.succeeded(email)
     with write_tx(rt.engine) as conn:
-        for row in rows:
-            locked = row.locked_until is not None and row.locked_until > now
-            if not locked and _verify(row.password_hash, password):
-                matched.append(row)
-                rehash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
-                store.record_login_outcome(conn, row.user_id, failed_attempts=0, locked_until=None,
-                                           password_hash=rehash)
-            elif not locked:
-                failures = row.failed_attempts + 1
-                until = now + LOCKOUT if failures >= MAX_FAILURES else None
-                store.record_login_outcome(conn, row.user_id, failed_attempts=0 if until else failures,
-                                           locked_until=until)
+        for row in matched:
+            rehash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
+            store.record_login_outcome(conn, row.user_id, failed_attempts=0, locked_until=None, password_hash=rehash)
     if len(matched) > 1:
         raise TenantRequired("this e-mail address belongs to several organisations: enter the organisation ID")
-    if not matched:
-        raise LoginFailed(
-            f"the e-mail address or the password is not right (after {MAX_FAILURES} wrong passwords in a row "
-            f"an account is locked for {LOCKOUT.seconds // 60} minutes)"
-        )
     return _open(rt, kind="user", tenant_id=matched[0].tenant_id, user_id=matched[0].user_id)
 
 
-def operator_login(rt: Runtime, *, token: str) -> str:
-    """Open an operator session with the operator's API token."""
+def operator_login(rt: Runtime, *, token: str, client: str = "-") -> str:
+    """Open an operator session with the operator's API token (throttled per client only:
+    tokens cannot be guessed, and a stranger must not be able to slow the operator)."""
+    throttle = throttle_of(rt)
+    _refuse_while_waiting(throttle, client, None)
     with read_tx(rt.engine) as conn:
         found = token_db.find(conn, token.strip()) if token.strip() else None
     if found is None or found.kind != "operator":
+        throttle.failed(client, None)
         raise LoginFailed("that is not a valid operator token")
     return _open(rt, kind="operator", operator_token_id=found.id)
 

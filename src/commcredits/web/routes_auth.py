@@ -37,6 +37,16 @@ def _login_page(request: Request, template: str, *, next_path: str, status: int 
     return response
 
 
+def _client(request: Request) -> str:
+    """The client's address (behind a proxy: run uvicorn with --forwarded-allow-ips)."""
+    return request.client.host if request.client else "-"
+
+
+def _throttled(response: Response, exc: web_auth.LoginThrottled) -> Response:
+    response.headers["Retry-After"] = str(exc.extra.get("retry_after", 1))
+    return response
+
+
 def _check_login_csrf(request: Request, submitted: str) -> None:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not same_origin(request) or not expected or not hmac.compare_digest(expected, submitted):
@@ -61,7 +71,12 @@ def login(request: Request, rt: RuntimeDep, email: Field = "", password: Field =
           csrf_token: Field = "", next: Field = "") -> Response:
     _check_login_csrf(request, csrf_token)
     try:
-        secret = web_auth.login(rt, email=email, password=password, tenant_id=tenant_id.strip() or None)
+        secret = web_auth.login(rt, email=email, password=password, tenant_id=tenant_id.strip() or None,
+                                client=_client(request))
+    except web_auth.LoginThrottled as exc:
+        return _throttled(_login_page(request, "login.html", next_path=next, status=429, email=email,
+                                      tenant_id=tenant_id, need_tenant=bool(tenant_id), login_error=exc.detail,
+                                      ended=False), exc)
     except web_auth.TenantRequired as exc:
         return _login_page(request, "login.html", next_path=next, status=401, email=email, tenant_id=tenant_id,
                            need_tenant=True, login_error=exc.detail, ended=False)
@@ -80,7 +95,10 @@ def operator_login_form(request: Request) -> Response:
 def operator_login(request: Request, rt: RuntimeDep, token: Field = "", csrf_token: Field = "") -> Response:
     _check_login_csrf(request, csrf_token)
     try:
-        secret = web_auth.operator_login(rt, token=token)
+        secret = web_auth.operator_login(rt, token=token, client=_client(request))
+    except web_auth.LoginThrottled as exc:
+        return _throttled(_login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", status=429,
+                                      login_error=exc.detail), exc)
     except web_auth.LoginFailed as exc:
         return _login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", status=401,
                            login_error=exc.detail)
