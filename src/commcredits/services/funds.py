@@ -49,7 +49,8 @@ from .runtime import Runtime
 
 def parse_amount(text: Any, currency: str, *, purchase: bool, field: str = "amount") -> int:
     """A money string of the API (domain/money.py grammar) as micros, else `ValidationError`
-    naming the field; a purchase allows only the currency's minor-unit decimals."""
+    naming the field. With `purchase` (every amount a person types: purchases, grants,
+    auto-recharge settings) only the currency's minor-unit decimals; else up to 6."""
     try:
         return parse_micros(text, max_decimals=minor_units(currency) if purchase else 6)
     except MoneyError as exc:
@@ -258,7 +259,7 @@ def grant_credit(
         tenant = tenants.lock(conn, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
-        micros = parse_amount(amount, tenant.currency, purchase=False)
+        micros = parse_amount(amount, tenant.currency, purchase=True)  # the currency's decimals (API.md)
         if micros <= 0:
             raise ValidationError("a grant's amount must be positive")
         now = rt.clock.now()
