@@ -67,7 +67,9 @@ def test_the_sandbox_clock_sends_each_reminder_30_days_before_expiry(api) -> Non
     api.fund(tid, "100.00", pm)  # expires 2027-01-15T10:00:00Z
     r = api.call("POST", "/v1/sandbox/clock", json={"advance": "P13M"})
     assert r.status_code == 200 and r.json()["expired_lots"] == 1, r.text
-    [n] = listed(api, tid)
+    [n, depleted] = sorted(listed(api, tid), key=lambda x: x["created_at"])
+    assert (depleted["event"], depleted["created_at"]) == ("balance_depleted", "2027-01-15T10:00:00Z")
+    assert depleted["payload"]["cause"] == "expiry"  # the expiry emptied the balance
     assert n["event"] == "funds_expiring" and n["created_at"] == "2026-12-16T10:00:00Z"
     assert n["payload"]["remaining"] == "100.00" and n["payload"]["days_left"] == 30
     assert n["status"] == "held"  # no mail server configured in this runtime
