@@ -21,6 +21,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from .cli_cdrs import cdrs_app
 from .cli_payments import payments_app
@@ -28,6 +29,7 @@ from .cli_rating import rates_app
 from .cli_sandbox import sandbox_app, tokens_app
 from .cli_spend import limits_app, spend_app
 from .config import Settings
+from .db.urls import DatabaseUrlError, check_database_url, database_failure
 from .errors import CommCreditsError
 from .services import audit as audit_svc
 from .services import balances, bootstrap, funds, jobs, payment_methods
@@ -66,9 +68,12 @@ def runtime(database_url: str | None = None, sandbox: bool | None = None, *, cre
     if changes:
         settings = Settings(**{**settings.__dict__, **changes})
     try:
+        check_database_url(settings.database_url)
         return bootstrap.open_runtime(settings, create=create)
-    except bootstrap.SetupError as exc:
+    except (bootstrap.SetupError, DatabaseUrlError) as exc:
         usage_error(str(exc))
+    except (SQLAlchemyError, OSError) as exc:  # unreachable server, wrong password, a path that cannot be made
+        usage_error(database_failure(settings.database_url, exc))
 
 
 def usage_error(message: str) -> NoReturn:
