@@ -302,7 +302,8 @@ def test_errors_are_pages_in_plain_words(rt) -> None:
     missing = client.get("/admin/no-such-page")
     assert missing.status_code == 404 and "There is no such page" in missing.text
     bad_date = client.get(f"/admin/t/{org.tid}/usage", params={"from": "31/01/2026"})
-    assert bad_date.status_code == 422 and "From must be a date such as 2026-01-31" in bad_date.text
+    assert bad_date.status_code == 422 and "such as 2026-01-31" in bad_date.text
+    assert 'id="usage-from-error"' in bad_date.text  # next to the From field
     receipt = client.get(f"/admin/t/{org.tid}/receipts/nope")
     assert receipt.status_code == 404 and "Traceback" not in receipt.text
     assert client.get("/", follow_redirects=False).headers["location"] == "/admin/"
