@@ -194,10 +194,19 @@ def _table_at(index: RatingIndex, line: Line, t: int) -> tuple[Activation | None
     return act, act.plan.table
 
 
-def diff(old: RatingIndex, new: RatingIndex, keys: set[str], t: int) -> list[Change]:
-    """Prefixes of `keys` whose rate differs between two indexes at instant `t`, per
-    (category, subject) line, sorted."""
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """What an import changes: `changes` holds at most `limit` of each kind (added, changed,
+    removed) in (category, subject, prefix) order; `counts` has them all, per category."""
+
+    changes: list[Change]
+    counts: dict[str, dict[str, int]]
+
+
+def diff(old: RatingIndex, new: RatingIndex, keys: set[str], t: int, limit: int = 1_000) -> Diff:
+    """Prefixes of `keys` whose rate differs between two indexes at instant `t`."""
     changes: list[Change] = []
+    counts: dict[str, dict[str, int]] = {}
     lines = {ln for ln in (*old.lines, *new.lines) if ln[0] in keys}
     for line in sorted(lines):
         old_act, before = _table_at(old, line, t)
@@ -210,8 +219,13 @@ def diff(old: RatingIndex, new: RatingIndex, keys: set[str], t: int) -> list[Cha
             cb = b and (b.choice or b.cands.choices[0])
             if ca and cb and _signature(ca) == _signature(cb):
                 continue
+            kind = "added" if not ca else "removed" if not cb else "changed"
+            tally = counts.setdefault(line[1], {"added": 0, "changed": 0, "removed": 0})
+            tally[kind] += 1
+            if sum(c[kind] for c in counts.values()) > limit:
+                continue
             changes.append(Change(
                 line[1], line[2], prefix,
                 _row(old, line[1], prefix, ca, old_act) if ca and old_act else None,
                 _row(new, line[1], prefix, cb, new_act) if cb and new_act else None))
-    return changes
+    return Diff(changes, counts)

@@ -18,7 +18,6 @@ Mapping onto the model (CGRateS-shaped, so one engine rates both formats):
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,11 +79,10 @@ def load_ratecard(text: str | bytes, *, filename: str = "ratecard.csv",
         header.get("decimals", "2"), "decimals", 0, 18)
     rows = _parse_rows(text, filename)
     try:
-        deck = _build(rows, name=name or header.get("deck") or filename, currency=currency,
+        return _build(rows, name=name or header.get("deck") or filename, currency=currency,
                       rounding=method, decimals=places, rating_key=rating_key or currency,
-                      version=version, timezone=timezone, update=bool(base_version))
-        return dataclasses.replace(deck, base_version=base_version,
-                                   fallback_rating_key=fallback_rating_key)
+                      version=version, timezone=timezone, base_version=base_version,
+                      fallback_rating_key=fallback_rating_key)
     except DeckError as exc:
         raise DeckError(exc.reason, file=filename) from None
 
@@ -208,7 +206,9 @@ def _timeline(rows: list[CardRow]) -> dict[str, dict[datetime, list[CardRow | st
 
 
 def _build(rows: list[CardRow], *, name: str, currency: str, rounding: str, decimals: int,
-           rating_key: str, version: int, timezone: str, update: bool = False) -> Deck:
+           rating_key: str, version: int, timezone: str, base_version: int = 0,
+           fallback_rating_key: str | None = None) -> Deck:
+    update = bool(base_version)
     rate_ids: dict[tuple[Fraction, int, int, int], str] = {}
     names: dict[tuple[str, str], str] = {}
     for row in sorted(rows, key=lambda r: r.effective_from):
@@ -246,4 +246,4 @@ def _build(rows: list[CardRow], *, name: str, currency: str, rounding: str, deci
         rates=tuple(_rate(i, k) for k, i in rate_ids.items()),
         destination_rates=tuple(drs), timings=(), plans=tuple(plans),
         profiles=tuple(profiles), row_count=len(rows), version=version, timezone=timezone,
-        base_version=1 if update else 0, ends=tuple(ends))
+        base_version=base_version, fallback_rating_key=fallback_rating_key, ends=tuple(ends))

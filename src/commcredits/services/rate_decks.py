@@ -16,7 +16,6 @@ versions and their activation (issue: carriers publish price changes as notices)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from ..db.schema import tenants as tenants_table
 from ..db.schema_usage import call_records
 from ..domain.money import format_micros, minor_units
 from ..domain.rating import Deck, NoRate, RatingIndex, epoch_seconds, price_call
-from ..domain.rating_layers import Change, PriceRow, diff
+from ..domain.rating_layers import Diff, PriceRow, diff
 from ..errors import Conflict, NotFound, ValidationError
 from ..rating_import import deck_to_json
 from .funds import iso
@@ -125,11 +124,11 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
     token = dict(holder.token or {})
     with read_tx(rt.engine) as conn:
         provisional = db.latest_version(conn) + 1
-    deck = dataclasses.replace(deck, version=provisional)
+    deck = deck.with_version(provisional)
     new = old.with_deck(deck)
     now = rt.clock.now()
     at = max([now, *(p.activation for p in deck.profiles), *(e.at for e in deck.ends)])
-    changes = diff(old, new, set(deck.rating_keys), epoch_seconds(at))
+    changes = diff(old, new, set(deck.rating_keys), epoch_seconds(at), limit=LIST_CAP)
     unrated = unrated_recent_calls(rt, old, new, at)
     answer = _answer(deck, mode, changes, unrated, at)
     if dry_run:
@@ -147,7 +146,7 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
             conn, name=deck.name, format_=deck.format, currency=deck.currency,
             rows=deck.row_count, rating_keys=keys, now=now,
             effective_from=min((p.activation for p in deck.profiles), default=None),
-            document=deck_to_json(dataclasses.replace(deck, version=0)), mode=mode,
+            document={**deck_to_json(deck), "version": 0}, mode=mode,
             imported_by=by or who_label(who), fallback_rating_key=deck.fallback_rating_key,
             parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": deck.prefix_count})
         db.set_heads(conn, {k: version for k in keys}, now=now, by=by or who_label(who))
@@ -170,25 +169,21 @@ def _price(row: PriceRow | None, digits: int) -> dict[str, Any] | None:
             "initial_increment": row.initial_increment, "next_increment": row.next_increment}
 
 
-def _answer(deck: Deck, mode: str, changes: list[Change], unrated: list[dict[str, Any]],
+def _answer(deck: Deck, mode: str, changes: Diff, unrated: list[dict[str, Any]],
             at: datetime) -> dict[str, Any]:
     digits = minor_units(deck.currency)
     kinds: dict[str, list[dict[str, Any]]] = {"added": [], "changed": [], "removed": []}
-    per_category: dict[str, dict[str, int]] = {}
-    for ch in changes:
+    for ch in changes.changes:
         kind = "added" if ch.old is None else "removed" if ch.new is None else "changed"
-        counts = per_category.setdefault(ch.category, {"added": 0, "changed": 0, "removed": 0})
-        counts[kind] += 1
         item: dict[str, Any] = {"category": ch.category, "prefix": ch.prefix}
         if ch.subject != "*any":
             item["subject"] = ch.subject
         item |= {"old": _price(ch.old, digits), "new": _price(ch.new, digits)}
         kinds[kind].append(item)
     return {
-        "mode": mode, "compared_at": iso(at),
-        **{k: v[:LIST_CAP] for k, v in kinds.items()},
-        **{f"{k}_count": len(v) for k, v in kinds.items()},
-        "by_category": per_category,
+        "mode": mode, "compared_at": iso(at), **kinds,
+        **{f"{k}_count": sum(c[k] for c in changes.counts.values()) for k in kinds},
+        "by_category": changes.counts,
         "unrated_recent_calls": sum(u["calls"] for u in unrated),
         "unrated": unrated[:LIST_CAP],
     }
