@@ -89,6 +89,19 @@ def test_an_update_adds_and_ends_rates_by_date(api) -> None:
     assert quote(api, FR, at="2026-03-01T00:00:00Z").json()["charge"] == "0.05"
 
 
+def test_a_replacement_is_not_shadowed_by_an_older_scheduled_change(api) -> None:
+    upload(api, BASE)
+    upload(api, HEADER + "outbound,44,United Kingdom,0.20,0,60,60,2026-02-01,\n", mode="update")
+    assert quote(api, UK, at="2026-02-05T00:00:00Z").json()["charge"] == "0.20"
+    whole = HEADER + ("outbound,44,United Kingdom,0.11,0,60,60,2026-01-20,\n"
+                      "outbound,33,France,0.06,0,60,60,2026-01-20,\n")
+    r = upload(api, whole, force="true")
+    assert r.status_code == 201, r.text
+    assert quote(api, UK, at="2026-01-19T00:00:00Z").json()["charge"] == "0.10"  # before it: as it was
+    assert quote(api, UK, at="2026-02-05T00:00:00Z").json()["charge"] == "0.11"  # not the older 0.20
+    assert quote(api, DE, at="2026-02-05T00:00:00Z").json()["code"] == "no_rate"  # replaced: not in the deck
+
+
 def test_dry_run_numbers_match_a_hand_count_and_the_guard_refuses(api) -> None:
     upload(api, BASE)
     t = Tenant(api)

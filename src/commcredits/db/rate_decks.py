@@ -61,9 +61,11 @@ def latest_version(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(rate_decks.c.id), 0))).scalar_one())
 
 
-def heads(conn: Connection) -> dict[str, int]:
-    """Rating key -> the deck version in force (a small table: the cheap change check)."""
-    rows = conn.execute(select(rate_deck_heads.c.rating_key, rate_deck_heads.c.version))
+def heads(conn: Connection, *, lock: bool = False) -> dict[str, int]:
+    """Rating key -> the deck version in force (a small table: the cheap change check).
+    `lock` holds the rows until commit (PostgreSQL), so two imports of a key queue."""
+    query = select(rate_deck_heads.c.rating_key, rate_deck_heads.c.version)
+    rows = conn.execute(query.with_for_update() if lock else query)
     return {k: int(v) for k, v in rows}
 
 

@@ -11,7 +11,9 @@ carry it in `static`, so a single-span quote never touches a calendar.
 Ids are namespaced by the deck they come from (plans are compiled per deck and referenced
 by object), so two decks cannot collide. Profiles from every deck are merged into one table
 (key, category, subject) -> activations sorted by time; for the same activation instant
-the deck with the higher `version` wins (a tie goes to the deck added later).
+the deck with the higher `version` wins (a tie goes to the deck added later), and a whole
+(not update) deck drops older decks' activations at or after its first one on each of its
+lines, so a replacement is never shadowed by an older deck's later price change.
 
 An index is immutable once built: `with_deck` returns a new index that shares the
 compiled plans of the old one, so the service layer can swap a reference atomically.
@@ -333,6 +335,7 @@ class RatingIndex:
             for line, at, act in overlay(self._acts, deck, plans):
                 self._acts.setdefault(line, {})[at] = act
             return
+        self._supersede(deck)
         for prof in deck.profiles:
             key = (prof.rating_key, prof.category, prof.subject)
             start = epoch_seconds(prof.activation)
@@ -340,6 +343,20 @@ class RatingIndex:
             old = acts.get(start)
             if old is None or old.deck.version <= deck.version:
                 acts[start] = Activation(prof, plans[prof.plan_id], deck)
+
+    def _supersede(self, deck: Deck) -> None:
+        """A whole deck replaces its lines from its first activation on: older decks'
+        activations at or after that instant leave the line (calls before it keep them)."""
+        first: dict[tuple[str, str, str], int] = {}
+        for prof in deck.profiles:
+            line = (prof.rating_key, prof.category, prof.subject)
+            start = epoch_seconds(prof.activation)
+            first[line] = min(first.get(line, start), start)
+        for line, start in first.items():
+            acts = self._acts.get(line)
+            if acts:
+                for t in [t for t, a in acts.items() if t >= start and a.deck.version < deck.version]:
+                    del acts[t]
 
     def chain_at(self, key: str, category: str, subject: str, t: int,
                  currency: str | None) -> Chain:

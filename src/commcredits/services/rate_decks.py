@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..db import rate_decks as db
 from ..db.engine import read_tx, write_tx
@@ -139,8 +140,27 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
                        unrated_recent_calls=answer["unrated_recent_calls"], unrated=answer["unrated"])
     keys = deck.rating_keys
     stats = {k: answer[k + "_count"] for k in ("added", "changed", "removed")}
+    try:
+        version = _commit(rt, who, deck, mode=mode, token=token, now=now, by=by, stats=stats)
+    except IntegrityError:  # two first imports of a new key at once: one of them wins
+        raise Conflict("another import changed these rating keys meanwhile; try again") from None
+    if version == provisional:
+        holder.adopt(new, {**token, **{k: version for k in keys}}, deck)
+    else:  # another version was numbered meanwhile: build from the database
+        holder.refresh_now()
+    effective = min((p.activation for p in deck.profiles), default=None)
+    return {"id": version, "version": version, "name": deck.name, "format": deck.format,
+            "mode": mode, "currency": deck.currency, "rows": deck.row_count,
+            "prefixes": deck.prefix_count, "rating_keys": keys,
+            "effective_from": iso(effective) if effective else None,
+            "fallback_rating_key": deck.fallback_rating_key, **answer}
+
+
+def _commit(rt: Runtime, who: Principal, deck: Deck, *, mode: str, token: dict[str, int],
+            now: datetime, by: str | None, stats: dict[str, int]) -> int:
+    keys = deck.rating_keys
     with write_tx(rt.engine) as conn:
-        if any(db.heads(conn).get(k) != token.get(k) for k in keys):
+        if any(db.heads(conn, lock=True).get(k) != token.get(k) for k in keys):
             raise Conflict("another import changed these rating keys meanwhile; try again")
         version = db.insert(
             conn, name=deck.name, format_=deck.format, currency=deck.currency,
@@ -150,15 +170,7 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
             imported_by=by or who_label(who), fallback_rating_key=deck.fallback_rating_key,
             parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": deck.prefix_count})
         db.set_heads(conn, {k: version for k in keys}, now=now, by=by or who_label(who))
-    if version == provisional:
-        holder.adopt(new, {**token, **{k: version for k in keys}}, deck)
-    else:  # another version was numbered meanwhile: build from the database
-        holder.refresh_now()
-    return {"id": version, "version": version, "name": deck.name, "format": deck.format,
-            "mode": mode, "currency": deck.currency, "rows": deck.row_count,
-            "prefixes": deck.prefix_count, "rating_keys": keys,
-            "effective_from": iso(e) if (e := min((p.activation for p in deck.profiles), default=None)) else None,
-            "fallback_rating_key": deck.fallback_rating_key, **answer}
+    return version
 
 
 def _price(row: PriceRow | None, digits: int) -> dict[str, Any] | None:
