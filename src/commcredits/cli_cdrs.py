@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,6 +18,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .services import ingest as ingest_svc
 
@@ -36,10 +38,12 @@ def cdrs_ingest(
 ) -> None:
     """Charge every record of a file exactly once, in batches; print a summary as JSON.
 
-    Each line is charged, a duplicate (charged before: no second charge) or rejected; rejected
-    and malformed lines go to the reject file with their line number. The exit status is 0
-    even when lines are rejected; 1 when the input cannot be used (an unknown format, a CSV
-    header that names no record fields); 2 for a usage error (a missing file, a --batch-size
+    Each line is the CSV header, blank, or a record charged, a duplicate (charged before: no
+    second charge) or rejected; the summary counts each (lines = header_lines + blank_lines +
+    charged + duplicate + rejected). Rejected and malformed lines go to the reject file with
+    their line number; one record never stops the run. The exit status is 0 even when lines
+    are rejected; 1 when the input cannot be used (an unknown format, a CSV header that names
+    no record fields) or the database fails during the run; 2 for a usage error (a missing file, a --batch-size
     out of range, no database). Running the same file again after an interruption charges
     only what is missing.
 
@@ -57,10 +61,23 @@ def cdrs_ingest(
         with _open(file) as stream, target.open("w", newline="", encoding="utf-8",
                                                   errors="backslashreplace") as out:
             size = None if file == "-" else Path(file).stat().st_size
-            summary = _run(rt, stream, out, size, format, batch_size, progress)
+            try:
+                summary = _run(rt, stream, out, size, format, batch_size, progress)
+            except (OperationalError, InterfaceError) as exc:  # the database's failure, not a record's
+                _database_failed(exc)
         emit({"file": file, "format": format, **summary.as_json(), "rejects_file": str(target)})
 
     run()
+
+
+def _database_failed(exc: DBAPIError) -> NoReturn:
+    from .cli import err
+
+    text = str(exc.orig or exc).strip()
+    cause = text.splitlines()[0][:200] if text else type(exc).__name__
+    err.print(f"[red]error[/red] (database): {escape(cause)}; the batches before it are stored, nothing of the "
+              "failing one; run the same file again to resume", soft_wrap=True)
+    raise typer.Exit(1)
 
 
 def _open(file: str) -> AbstractContextManager[IO[bytes]]:

@@ -161,6 +161,22 @@ def test_a_database_failure_stops_the_run_and_a_rerun_resumes(engine, tmp_path, 
     assert (summary.duplicate, summary.charged, summary.rejected) == (3, 3, 0)
 
 
+def test_the_cli_names_a_database_failure_in_one_line(engine, tmp_path, monkeypatch) -> None:
+    world = make_world(engine)
+
+    def failing(rt, parsed, **kw):
+        raise OperationalError("INSERT ...", {}, Exception("disk I/O error\nmore detail"))
+
+    monkeypatch.setattr(ingest, "charge_parsed", failing)
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps(_good(world, "a")) + "\n")
+    env = {"COMMCREDITS_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    result = runner.invoke(app, ["cdrs", "ingest", str(path), "--format", "jsonl", "--no-progress"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "error (database): disk I/O error; the batches before it are stored" in result.output
+    assert "Traceback" not in result.output and "more detail" not in result.output
+
+
 def test_the_reader_alone_accounts_for_header_and_blank_lines() -> None:
     data = b"id,tenant_id\n\n \r\nr1,t\n\"r2,t\n\xff,t\n"
     lines = Lines(io.BytesIO(data))
