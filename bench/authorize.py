@@ -191,6 +191,32 @@ def make_app() -> Any:
     return create_app(Runtime.from_settings(Settings.from_env()))
 
 
+class NoopServer:
+    """The reference: a stock FastAPI no-op app (bench/noop_app.py) under uvicorn, started the
+    same way as the product (same interpreter, uvicorn defaults, one process)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.log = open(workdir / "noop.log", "wb")  # noqa: SIM115 - closed in stop()
+        argv = [sys.executable, "-m", "uvicorn", "bench.noop_app:app", "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("the no-op server did not start")
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, 15)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
 class Server:
     """The API under uvicorn as a real process (`--workers N` processes); the database is
     migrated and the operator token registered first, as `commcredits serve` does."""
@@ -286,17 +312,64 @@ def overspend(server: Server, switch: str, concurrency: int) -> dict[str, Any]:
             "errors": len(raw["errors"])}
 
 
+def level(server: Server, noop: NoopServer, switch: str, tenants: list[tuple[str, str]], concurrency: int,
+          args: argparse.Namespace) -> dict[str, Any]:
+    """One concurrency level: the no-op reference, then the product, back to back."""
+    reference = summary(run_load(noop.port, "noop", tenants, concurrency, args.seconds, args.max_pairs), concurrency)
+    product = summary(run_load(server.port, switch, tenants, concurrency, args.seconds, args.max_pairs), concurrency)
+    ratio = product["pairs_per_s"] / reference["pairs_per_s"] if reference["pairs_per_s"] else None
+    return {**product, "noop_pairs_per_s": reference["pairs_per_s"], "noop_pair_ms": reference["pair_ms"],
+            "ratio_to_noop": None if ratio is None else round(ratio, 2)}
+
+
+def big_ratecard(rows: int) -> bytes:
+    """A rate card of `rows` destinations for a rating key of its own (the bench's route keeps its deck)."""
+    lines = ["category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from"]
+    lines += [f"outbound,{99_000_000 + i},Synthetic {i},0.0{1 + i % 9},0,60,60,2026-01-01" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def during_import(server: Server, switch: str, tenants: list[tuple[str, str]], args: argparse.Namespace
+                  ) -> dict[str, Any]:
+    """Authorize+end at 10 callers while the operator imports a large rate card: the index is
+    built off the request path, so the switch's latency should barely move."""
+    import threading
+
+    card = big_ratecard(args.import_rows)
+    done: dict[str, Any] = {}
+
+    def upload() -> None:
+        t0 = time.perf_counter()
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=600,
+                          headers={"Authorization": f"Bearer {server.token}"}) as http:
+            r = http.post("/v1/rate-decks", data={"format": "ratecard", "currency": "USD", "rating_key": "bench-import"},
+                          files={"files": ("big.csv", card, "text/csv")})
+        done.update(status=r.status_code, seconds=round(time.perf_counter() - t0, 2))
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    time.sleep(0.5)
+    seconds = args.seconds
+    samples = summary(run_load(server.port, switch, tenants, 10, seconds, args.max_pairs), 10)
+    thread.join()
+    return {"rows": args.import_rows, "import": done, "load_while_importing": samples}
+
+
 def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        server = Server(url, Path(tmp), args.workers)
+        server, noop = Server(url, Path(tmp), args.workers), NoopServer(Path(tmp))
         try:
             switch, tenants = server.seed(TENANTS, "100000.00")
             run_load(server.port, switch, tenants, 10, seconds=1.0, max_pairs=200)  # warm-up
-            levels = [summary(run_load(server.port, switch, tenants, c, args.seconds, args.max_pairs), c)
-                      for c in args.concurrency]
-            return {"levels": levels, "overspend": overspend(server, switch, 100)}
+            run_load(noop.port, "noop", tenants, 10, seconds=1.0, max_pairs=200)
+            levels = [level(server, noop, switch, tenants, c, args) for c in args.concurrency]
+            result: dict[str, Any] = {"levels": levels, "overspend": overspend(server, switch, 100)}
+            if args.import_rows:
+                result["during_import"] = during_import(server, switch, tenants, args)
+            return result
         finally:
             server.stop()
+            noop.stop()
 
 
 def create_pg_database(admin_url: str) -> tuple[str, Any]:
@@ -326,6 +399,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="time per level (bounded)")
     parser.add_argument("--max-pairs", type=int, default=50_000, help="pairs per level at most")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--import-rows", type=int, default=0,
+                        help="also measure authorize while a rate card of this many rows is imported (e.g. 300000)")
     args = parser.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     report: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

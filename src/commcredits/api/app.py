@@ -36,4 +36,5 @@ def create_app(rt: Runtime) -> FastAPI:
         app.include_router(module.router)
     app.include_router(password_api.router)
     app.mount("/admin", create_web_app(rt))  # the web admin center (web/)
+    app.add_middleware(routes_calls.CallControlPath, rt=rt)  # the switch's real-time path, outermost
     return app

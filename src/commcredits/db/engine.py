@@ -1,24 +1,52 @@
-"""Engines and transactions for SQLite (the embedded default) and PostgreSQL.
+"""Engines and the one unit of work every write goes through.
 
-SQLite runs in WAL mode with `synchronous=FULL`; a write transaction starts with
-`BEGIN IMMEDIATE`, so writers queue on the database lock at the start instead of failing
-half-way. PostgreSQL runs at READ COMMITTED; use cases lock the tenant row
-(`db.tenants.lock`) for their short transaction, and `write_tx` retries serialization
-failures and deadlocks.
+SQLite runs in WAL mode with `synchronous=FULL`; PostgreSQL at READ COMMITTED, where use
+cases lock the tenant row (`db.tenants.lock`) for their short transaction.
+
+`write_tx(engine)` is the single write primitive:
+
+- **One queue.** On SQLite one writer holds the database at a time. Writers of this
+  process wait for the engine's writer gate (a lock) BEFORE they take a pooled connection
+  and issue `BEGIN IMMEDIATE`, so no thread ever holds the database, or a connection,
+  while it waits for another writer; they never queue in SQLite's busy handler, whose
+  back-off sleeps starve callers under load. Other processes on the same file (the CLI
+  beside a server) still meet at the database lock: `BEGIN IMMEDIATE` that finds it busy
+  is retried with back-off before any statement ran. PostgreSQL needs no gate.
+- **No nesting.** A write transaction opened while the same thread holds one would wait
+  for itself; it raises `NestedWrite` at once instead of deadlocking.
+- **After-commit hooks.** `after_commit(conn, fn)` registers work (the auto-recharge
+  check of `balance_changed`, waking the outbox) that runs only once the transaction has
+  committed, outside it and outside the gate; a rollback drops the hooks.
+- **Retries.** `run_write(engine, fn)` runs `fn(conn)` through `write_tx` and re-runs the
+  whole use case on a serialization failure, a deadlock (PostgreSQL) or a busy database
+  (SQLite, another process), with a short jittered back-off. A `with write_tx(...)` block
+  cannot be re-run by the primitive itself, so use cases that may meet a deadlock (several
+  tenants' rows, or rows locked in varying order) use `run_write`.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+T = TypeVar("T")
 _RETRY_SQLSTATES = {"40001", "40P01"}
+_HOOKS = "commcredits_after_commit"
+_local = threading.local()
+log = logging.getLogger("commcredits.db")
+
+
+class NestedWrite(RuntimeError):
+    """A write transaction was opened inside another one on the same thread."""
 
 
 def normalise_url(url: str) -> str:
@@ -39,6 +67,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 80)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -48,7 +78,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA busy_timeout=10000")  # another process (the CLI) holds the database
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -63,12 +93,86 @@ def is_sqlite(conn_or_engine: Connection | Engine) -> bool:
     return conn_or_engine.dialect.name == "sqlite"
 
 
+_GATES: dict[str, threading.Lock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def writer_gate(engine: Engine) -> Any:
+    """The lock every writer of this process queues on (SQLite: one per database file, shared
+    by every engine on it), or a no-op (PostgreSQL)."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    key = str(engine.url)
+    gate = _GATES.get(key)
+    if gate is None:
+        with _GATES_LOCK:
+            gate = _GATES.setdefault(key, threading.Lock())
+    return gate
+
+
+def after_commit(conn: Connection, hook: Callable[[], Any]) -> None:
+    """Run `hook()` once the write transaction of `conn` has committed (never on rollback)."""
+    hooks = conn.info.get(_HOOKS)
+    if hooks is None:
+        raise RuntimeError("after_commit needs a connection opened by write_tx")
+    hooks.append(hook)
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
-    """One write transaction. Use `run_write` to retry a whole use case on serialization
-    failures; this context manager itself does not retry."""
-    with engine.begin() as conn:
-        yield conn
+    """The write transaction (see the module doc): one queue, no nesting, hooks after commit."""
+    if getattr(_local, "writing", False):
+        raise NestedWrite("a write transaction is already open on this thread")
+    hooks: list[Callable[[], Any]] = []
+    _local.writing = True
+    try:
+        with writer_gate(engine), _begin(engine) as conn:
+            conn.info[_HOOKS] = hooks
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_HOOKS, None)
+    finally:
+        _local.writing = False
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:  # a hook's failure must not turn a committed write into an error
+            log.exception("after-commit hook failed")
+
+
+@contextmanager
+def _begin(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()`, retrying a busy database at BEGIN (nothing has run yet)."""
+    for attempt in range(3):
+        conn = engine.connect()
+        try:
+            conn.begin()
+        except OperationalError as exc:
+            conn.close()
+            if not _busy(exc) or attempt == 2:
+                raise
+            time.sleep(0.05 * (0.5 + random.random()))
+            continue
+        with conn:
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        return
+
+
+def _busy(exc: DBAPIError) -> bool:
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
+
+
+def retryable(exc: BaseException) -> bool:
+    """A failure that re-running the whole transaction may cure."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES or _busy(exc)
 
 
 @contextmanager
@@ -77,16 +181,15 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def run_write(engine: Engine, fn: Any, *args: Any, attempts: int = 5, **kwargs: Any) -> Any:
-    """Run `fn(conn, *args, **kwargs)` in a write transaction, retrying serialization
-    failures and deadlocks (PostgreSQL) with a short backoff."""
+def run_write(engine: Engine, fn: Callable[..., T], *args: Any, attempts: int = 6, **kwargs: Any) -> T:
+    """Run `fn(conn, *args, **kwargs)` in `write_tx`, re-running it on a serialization
+    failure, a deadlock or a busy database, with a short jittered back-off."""
     for attempt in range(attempts):
         try:
-            with engine.begin() as conn:
+            with write_tx(engine) as conn:
                 return fn(conn, *args, **kwargs)
         except DBAPIError as exc:
-            state = getattr(exc.orig, "sqlstate", None)
-            if state not in _RETRY_SQLSTATES or attempt == attempts - 1:
+            if not retryable(exc) or attempt == attempts - 1:
                 raise
-            time.sleep(0.01 * 2**attempt)
+            time.sleep(0.005 * 2**attempt * (0.5 + random.random()))
     raise AssertionError("unreachable")

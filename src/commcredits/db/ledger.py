@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from ..domain.journal import Entry
 from ..domain.lots import Lot
+from .raw import Raw
 from .schema import lots, postings, tenants, transactions
 
 
@@ -188,30 +189,33 @@ class BatchEntry:
 
 def usable_lots_of_tenants(conn: Connection, tenant_ids: list[str]) -> dict[str, list[Lot]]:
     """Each tenant's lots that still hold money, in draw order (as `tenant_lots`)."""
+    raw = Raw(conn)
     out: dict[str, list[Lot]] = {tid: [] for tid in tenant_ids}
-    for start in range(0, len(tenant_ids), 900):
-        stmt = (select(lots).where(lots.c.tenant_id.in_(tenant_ids[start:start + 900]), lots.c.remaining > 0)
-                .order_by(lots.c.tenant_id, lots.c.expires_at, lots.c.purchased_at))
-        for row in conn.execute(stmt):
-            out[row.tenant_id].append(_lot(row))
+    for chunk in raw.chunks(tenant_ids):
+        cond, params = raw.among("tenant_id", chunk)
+        rows = raw.rows("SELECT tenant_id, id, source, amount, remaining, purchased_at, expires_at FROM lots "
+                        f"WHERE {cond} AND remaining > 0 ORDER BY tenant_id, expires_at, purchased_at", params)
+        for tid, lot_id, source, amount, remaining, bought, expires in rows:
+            out[tid].append(Lot(lot_id, source, amount, remaining, raw.read_instant(bought),  # type: ignore[arg-type]
+                                raw.read_instant(expires)))  # type: ignore[arg-type]
     return out
 
 
 def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> list[int]:
-    """Store many balanced entries and apply them, as `post` does for one, with one
-    statement per table; return the transaction ids in the order of `items`."""
+    """Store many balanced entries and apply them, as `post` does for one: one statement per
+    entry for its transaction row (to learn its id), then one per table; return the
+    transaction ids in the order of `items`."""
     if not items:
         return []
-    ids = list(conn.execute(
-        transactions.insert().returning(transactions.c.id, sort_by_parameter_order=True),
-        [{"tenant_id": it.tenant_id, "type": it.entry.type, "amount": it.entry.balance_change,
-          "balance_after": it.balance_after, "created_at": now, "reference": it.entry.reference,
-          "idempotency_key": it.idempotency_key} for it in items],
-    ).scalars())
-    conn.execute(postings.insert(), [
-        {"transaction_id": txn_id, "tenant_id": it.tenant_id, "account": p.account, "lot_id": p.lot_id,
-         "amount": p.amount}
-        for txn_id, it in zip(ids, items, strict=True) for p in it.entry.postings])
+    raw = Raw(conn)
+    at = raw.instant(now)
+    ids = [raw.insert_id("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
+                         "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (it.tenant_id, it.entry.type, it.entry.balance_change, it.balance_after, at,
+                          it.entry.reference, it.idempotency_key)) for it in items]
+    raw.many("INSERT INTO postings (transaction_id, tenant_id, account, lot_id, amount) VALUES (?, ?, ?, ?, ?)",
+             [(txn_id, it.tenant_id, p.account, p.lot_id, p.amount)
+              for txn_id, it in zip(ids, items, strict=True) for p in it.entry.postings])
     by_lot: dict[str, int] = {}
     deficits: dict[str, int] = {}
     for it in items:
@@ -221,11 +225,6 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> li
                 by_lot[p.lot_id] = by_lot.get(p.lot_id, 0) + p.amount
             elif p.account == "deficit":
                 deficits[it.tenant_id] = deficits.get(it.tenant_id, 0) - p.amount
-    if by_lot:
-        conn.execute(update(lots).where(lots.c.id == bindparam("lot"))
-                     .values(remaining=lots.c.remaining + bindparam("delta")),
-                     [{"lot": k, "delta": v} for k, v in by_lot.items()])
-    if changed := [{"tid": k, "delta": v} for k, v in deficits.items() if v]:
-        conn.execute(update(tenants).where(tenants.c.id == bindparam("tid"))
-                     .values(deficit=tenants.c.deficit + bindparam("delta")), changed)
-    return [int(i) for i in ids]
+    raw.many("UPDATE lots SET remaining = remaining + ? WHERE id = ?", [(v, k) for k, v in by_lot.items()])
+    raw.many("UPDATE tenants SET deficit = deficit + ? WHERE id = ?", [(v, k) for k, v in deficits.items() if v])
+    return ids

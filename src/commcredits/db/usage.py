@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from ..domain.plans import PoolKey
-from .schema import tenants, users
-from .schema_payments import auto_recharge
+from .raw import Raw
+from .schema import users
 from .schema_usage import call_records, plan_allowances, pool_usage, subscriptions
 from .tenants import Tenant
 
@@ -44,8 +44,7 @@ def set_subscription(conn: Connection, tenant_id: str, product: str, quantity: i
 
 
 def allowances(conn: Connection) -> dict[tuple[str, str, str], int]:
-    rows = conn.execute(select(plan_allowances.c.product, plan_allowances.c.kind,
-                               plan_allowances.c.country, plan_allowances.c.minutes))
+    rows = Raw(conn).rows("SELECT product, kind, country, minutes FROM plan_allowances")
     return {(p, k, c): m for p, k, c, m in rows}
 
 
@@ -91,19 +90,15 @@ def save_pool_used(conn: Connection, tenant_id: str, changed: dict[tuple[str, Po
 
 
 def existing_records(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Stored call records among `ids` (any tenant), for duplicate answers.
-
-    The ids are sent as literals: with bound parameters PostgreSQL soon switches to a
-    generic plan, which on a table that grew since its last ANALYZE scans every row and
-    compares it with each of the 900 parameters (seconds per batch); with literals each
-    lookup is planned with the ids in hand (primary-key probes, or a hashed list)."""
+    """Stored call records among `ids` (any tenant), for duplicate answers (one array
+    parameter on PostgreSQL: the plan is a primary-key probe per id whatever the count)."""
+    raw = Raw(conn)
     found: dict[str, dict[str, Any]] = {}
-    cols = [call_records.c[c] for c in ("id", "tenant_id", "funding", "charge", "capability",
-                                        "pool_minutes", "currency")]
-    for chunk in _chunks(ids):
-        wanted = bindparam("ids", list(chunk), expanding=True, literal_execute=True)
-        for row in conn.execute(select(*cols).where(call_records.c.id.in_(wanted))):
-            found[row[0]] = dict(row._mapping)
+    names = ("id", "tenant_id", "funding", "charge", "capability", "pool_minutes", "currency")
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("id", chunk)
+        for row in raw.rows(f"SELECT {', '.join(names)} FROM call_records WHERE {cond}", params):
+            found[row[0]] = dict(zip(names, row, strict=True))
     return found
 
 
@@ -134,39 +129,45 @@ def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
         yield ids[start:start + CHUNK]
 
 
+_TENANT_COLUMNS = ", ".join(Tenant.__slots__)
+
+
 def lock_tenants(conn: Connection, ids: Iterable[str]) -> dict[str, Tenant]:
     """Read the tenants and hold their row locks until the transaction ends (PostgreSQL,
     taken in id order so two batches never deadlock; SQLite's write transaction already
     holds the database lock)."""
+    raw = Raw(conn)
     found: dict[str, Tenant] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        stmt = select(tenants).where(tenants.c.id.in_(chunk)).order_by(tenants.c.id)
-        if conn.dialect.name != "sqlite":
-            stmt = stmt.with_for_update()
-        found.update((row.id, Tenant(**row._mapping)) for row in conn.execute(stmt))
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("id", chunk)
+        lock = " FOR UPDATE" if raw.pg else ""
+        for row in raw.rows(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {cond} ORDER BY id{lock}", params):
+            data = dict(zip(Tenant.__slots__, row, strict=True))
+            data.update(purchase_mitigation=bool(data["purchase_mitigation"]),
+                        partner_funded=bool(data["partner_funded"]), created_at=raw.read_instant(data["created_at"]))
+            found[row[0]] = Tenant(**data)
     return found
 
 
 def subscriptions_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    raw = Raw(conn)
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    for chunk in _chunks(ids):
-        for tid, product, quantity in conn.execute(
-            select(subscriptions.c.tenant_id, subscriptions.c.product, subscriptions.c.quantity)
-            .where(subscriptions.c.tenant_id.in_(chunk))
-        ):
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        for tid, product, quantity in raw.rows(f"SELECT tenant_id, product, quantity FROM subscriptions WHERE {cond}",
+                                               params):
             out[tid][product] = quantity
     return out
 
 
 def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple[str, list[str]]]]:
     """(usage location, licenses) of every user of each tenant, counted in the database."""
+    raw = Raw(conn)
     out: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(users.c.tenant_id, users.c.usage_location, users.c.licenses, func.count())
-            .where(users.c.tenant_id.in_(chunk))
-            .group_by(users.c.tenant_id, users.c.usage_location, users.c.licenses)
-        )
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        rows = raw.rows(f"SELECT tenant_id, usage_location, licenses, COUNT(*) FROM users WHERE {cond} "
+                        "GROUP BY tenant_id, usage_location, licenses", params)
         for tid, location, licenses, count in rows:
             out[tid].extend([(location, json.loads(licenses))] * count)
     return out
@@ -174,12 +175,13 @@ def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str
 
 def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, frozenset[str]]]:
     """user id -> (tenant id, usage location, licenses) for the users among `ids`."""
+    raw = Raw(conn)
     out: dict[str, tuple[str, str, frozenset[str]]] = {}
     parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
-    for chunk in _chunks(sorted(set(ids))):
-        rows = conn.execute(select(users.c.id, users.c.tenant_id, users.c.usage_location, users.c.licenses)
-                            .where(users.c.id.in_(chunk)))
-        for uid, tid, location, licenses in rows:
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("id", chunk)
+        for uid, tid, location, licenses in raw.rows(
+                f"SELECT id, tenant_id, usage_location, licenses FROM users WHERE {cond}", params):
             held = parsed.get(licenses)
             if held is None:
                 held = parsed[licenses] = frozenset(json.loads(licenses))
@@ -189,14 +191,16 @@ def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, st
 
 def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable[str]
                          ) -> dict[str, dict[tuple[str, PoolKey], int]]:
+    raw = Raw(conn)
     out: dict[str, dict[tuple[str, PoolKey], int]] = defaultdict(dict)
     months = sorted(set(periods))
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(pool_usage.c.tenant_id, pool_usage.c.period, pool_usage.c.product, pool_usage.c.kind,
-                   pool_usage.c.country, pool_usage.c.used_minutes)
-            .where(pool_usage.c.tenant_id.in_(chunk), pool_usage.c.period.in_(months))
-        )
+    if not months:
+        return out
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        in_months, more = raw.among("period", months)
+        rows = raw.rows(f"SELECT tenant_id, period, product, kind, country, used_minutes FROM pool_usage "
+                        f"WHERE {cond} AND {in_months}", params + more)
         for tid, period, p, k, c, used in rows:
             out[tid][(period, PoolKey(p, k, c))] = used
     return out
@@ -205,32 +209,15 @@ def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable
 def save_pool_used_many(conn: Connection, updates: list[tuple[str, str, PoolKey, int]],
                         inserts: list[tuple[str, str, PoolKey, int]]) -> None:
     """Write (tenant id, period, pool, used minutes): `updates` exist already, `inserts` are new."""
-    if updates:
-        conn.execute(
-            update(pool_usage).where(
-                pool_usage.c.tenant_id == bindparam("t"), pool_usage.c.period == bindparam("m"),
-                pool_usage.c.product == bindparam("p"), pool_usage.c.kind == bindparam("k"),
-                pool_usage.c.country == bindparam("c"),
-            ).values(used_minutes=bindparam("u")),
-            [{"t": t, "m": m, "p": k.product, "k": k.kind, "c": k.country, "u": u} for t, m, k, u in updates],
-        )
-    if inserts:
-        conn.execute(pool_usage.insert(), [
-            {"tenant_id": t, "period": m, "product": k.product, "kind": k.kind, "country": k.country,
-             "used_minutes": u} for t, m, k, u in inserts])
+    raw = Raw(conn)
+    raw.many("UPDATE pool_usage SET used_minutes = ? WHERE tenant_id = ? AND period = ? AND product = ? "
+             "AND kind = ? AND country = ?", [(u, t, m, k.product, k.kind, k.country) for t, m, k, u in updates])
+    raw.many("INSERT INTO pool_usage (tenant_id, period, product, kind, country, used_minutes) "
+             "VALUES (?, ?, ?, ?, ?, ?)", [(t, m, k.product, k.kind, k.country, u) for t, m, k, u in inserts])
 
 
 RECORD_COLUMNS = tuple(c.name for c in call_records.columns)
 _INSTANTS = tuple(i for i, c in enumerate(RECORD_COLUMNS) if c in ("started_at", "created_at"))
-
-
-def _instant_param(dialect: str) -> Callable[[datetime], Any]:
-    """What `UTCDateTime` binds for an aware instant: naive UTC; on SQLite the text form
-    SQLAlchemy's DATETIME stores ("2026-01-20 15:00:00.000000"), so reads and range
-    queries through the table definitions see exactly the same values."""
-    if dialect == "sqlite":
-        return lambda d: d.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-    return lambda d: d.astimezone(UTC).replace(tzinfo=None)
 
 
 def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -238,21 +225,21 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     one driver-level executemany: the batch path skips per-row parameter dictionaries."""
     if not rows:
         return
-    to_db = _instant_param(conn.dialect.name)
+    raw = Raw(conn)
     first, second = _INSTANTS
+    to_db = raw.instant
     fixed = [(*r[:first], to_db(r[first]), *r[first + 1:second], to_db(r[second]), *r[second + 1:])
              for r in rows]
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {call_records.name} ({', '.join(RECORD_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(RECORD_COLUMNS))})")
-    conn.exec_driver_sql(sql, fixed)
+    raw.many(f"INSERT INTO call_records ({', '.join(RECORD_COLUMNS)}) "
+             f"VALUES ({', '.join(['?'] * len(RECORD_COLUMNS))})", fixed)
 
 
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of the tenants have auto-recharge settings (only those need the check after a
     charge; for the others it would do nothing)."""
+    raw = Raw(conn)
     found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(conn.execute(select(auto_recharge.c.tenant_id)
-                                  .where(auto_recharge.c.tenant_id.in_(chunk))).scalars())
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        found.update(r[0] for r in raw.rows(f"SELECT tenant_id FROM auto_recharge WHERE {cond}", params))
     return found

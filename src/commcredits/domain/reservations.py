@@ -22,20 +22,22 @@ class Grant:
 
 
 def next_grant(
-    *, granted_s: int, held: int, available: int, chunk_s: int, full: bool,
-    affordable: Callable[[int], int | None], price: Callable[[int], int],
+    *, granted_s: int, held: int, available: int, chunk_s: int, full: bool, limit_s: int,
+    longest: Callable[[int, int], int | None], price: Callable[[int], int],
 ) -> Grant | None:
     """The grant after one more request: None when not one more second is affordable.
 
-    `affordable(budget)` is the longest duration whose price fits in `budget` (None when the
-    call costs nothing at any length); the budget is what this call already holds plus the
-    tenant's available balance.
+    `longest(budget, upto)` is the longest duration up to `upto` whose price fits in
+    `budget` (None when the call costs nothing at any length); the budget is what this call
+    already holds plus the tenant's available balance. A chunked grant looks only as far
+    as the next chunk; `full` looks as far as `limit_s`.
     """
     budget = held + max(available, 0)
-    longest = affordable(budget)
-    if longest is None:
+    upto = limit_s if full else min(granted_s + chunk_s, limit_s)
+    found = longest(budget, upto)
+    if found is None:
         return Grant(0, 0)  # free at any length: nothing to hold, nothing limits it
-    target = longest if full else min(longest, granted_s + chunk_s)
+    target = min(found, upto)
     if target <= granted_s:
         return None
     return Grant(target, price(target))

@@ -16,8 +16,9 @@ tenants that paid credits and have auto-recharge settings get their recharge che
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,14 +29,14 @@ from sqlalchemy import Connection
 from ..db import ledger, tenants, usage
 from ..db.engine import run_write
 from ..db.tenants import Tenant
+from ..domain.call_descriptor import CallDescriptor, CallRefused, Holder, TenantTerms, describe
 from ..domain.charging import Split, split_call
-from ..domain.funding import LICENSE, CallFacts, Route, route_call
+from ..domain.funding import LICENSE
 from ..domain.journal import usage_entry
 from ..domain.lots import Lot, balance, plan_draw
 from ..domain.money import format_micros, minor_units
-from ..domain.numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
 from ..domain.plans import Allowances, PoolKey, pool_sizes, threshold_crossed
-from ..domain.rating import NoRate, RatingIndex, price_call
+from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..notify.outbox import enqueue
 from .call_records import CallRecord, Rejected, parse_record
 from .rating import rating_index
@@ -48,7 +49,7 @@ _ROW = ("id", "tenant_id", "call_id", "conference_id", "call_type", "user_id", "
         "funding", "capability", "pool_minutes", "charge", "credits_charge", "postpaid_charge", "connect_fee",
         "currency", "rating")
 _CREDITS = _ROW.index("credits_charge")
-_NO_LICENSES: frozenset[str] = frozenset()
+MAX_CHARGE = 10**15  # micros (1,000,000,000.00): a single call priced above this is a deck error
 assert (*_ROW, "transaction_id", "created_at") == usage.RECORD_COLUMNS, "call_records columns changed"
 
 
@@ -116,10 +117,16 @@ class _Book:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     credits: int = 0
     switched_to_postpaid: bool = False
+    terms: TenantTerms | None = None
 
-    @property
-    def billing_mode(self) -> str:
-        return "postpaid" if self.switched_to_postpaid else self.tenant.billing_mode
+    def __post_init__(self) -> None:
+        t = self.tenant
+        self.terms = TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode)
+
+    def switch_to_postpaid(self) -> None:
+        assert self.terms is not None
+        self.switched_to_postpaid = True
+        self.terms = dataclasses.replace(self.terms, billing_mode="postpaid")
 
 
 def charge_records(
@@ -136,7 +143,7 @@ def charge_parsed(
     """`charge_records` for records already checked by `call_records.parse_record`."""
     from .balance_events import balance_changed
 
-    outcomes: list[Outcome] = [_NOT_YET] * len(parsed)
+    outcomes: list[Outcome] = [NOT_YET] * len(parsed)
     by_tenant: Items = defaultdict(list)
     for i, rec in enumerate(parsed):
         if isinstance(rec, Rejected):
@@ -147,22 +154,23 @@ def charge_parsed(
             by_tenant[rec.tenant_id].append((i, rec))
     if by_tenant:
         index = rating_index(rt)
-        recharge = run_write(rt.engine, _charge_batch, index, by_tenant, outcomes, rt.clock.now())
+        recharge = run_write(rt.engine, charge_in, index, by_tenant, outcomes, rt.clock.now())
         for tenant_id in recharge:
             balance_changed(rt, tenant_id)
     return outcomes
 
 
-_NOT_YET = Outcome("", "rejected", error={"code": "internal", "detail": "not charged"})
+NOT_YET = Outcome("", "rejected", error={"code": "internal", "detail": "not charged"})
 
 
 def _reject(record_id: str, code: str, detail: str) -> Outcome:
     return Outcome(record_id, "rejected", error={"code": code, "detail": detail})
 
 
-def _charge_batch(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
-                  now: datetime) -> list[str]:
-    """Decide and write the whole batch; return the tenants due an auto-recharge check."""
+def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
+              now: datetime) -> list[str]:
+    """Decide and write the whole batch inside the caller's transaction (call records, or the
+    call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check."""
     found = usage.lock_tenants(conn, by_tenant)
     books = _load(conn, found, by_tenant, now)
     records = [r for items in by_tenant.values() for _, r in items]
@@ -212,29 +220,32 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
         owner, first = seen[rec.id]
         return _duplicate(rec.id, owner, tenant, first)
     holder_id = rec.organizer_id if rec.call_type == "conf_out" else rec.user_id
-    location, licenses = tenant.country, _NO_LICENSES
+    holder = None
     if holder_id:
         person = people.get(holder_id)
         if person is None or person[0] != tenant.id:
             return _reject(rec.id, "unknown_user", f"user {holder_id} is not a user of this tenant")
-        _, location, licenses = person
-    emergency = is_emergency(rec.callee, location)
+        holder = Holder(person[1], person[2])
+    assert book.terms is not None
     try:
-        callee = None if emergency else parse_number(rec.callee, location)
-    except InvalidNumber as exc:
-        return _reject(rec.id, "invalid_number", str(exc))
-    route = route_call(CallFacts(rec.call_type, callee, emergency, location, licenses, book.products))
-    period = book.period(rec.started_at)
-    left = {k: book.sizes.get(k, 0) - book.used.get((period, k), 0) for k in route.pools}
-    try:
-        split = split_call(route, rec.duration_s, left, _pricer(index, tenant, route, rec),
-                           billing_mode=book.billing_mode, spendable=book.spendable)
+        call = describe(call_type=rec.call_type, callee=rec.callee, holder=holder, tenant=book.terms,
+                        products=book.products, started_at=rec.started_at)
+        period = book.period(rec.started_at)
+        left = {k: book.sizes.get(k, 0) - book.used.get((period, k), 0) for k in call.route.pools}
+        split = split_call(call.route, rec.duration_s, left, call.pricer(index), billing_mode=call.funding_mode,
+                           spendable=book.spendable)
+    except CallRefused as exc:
+        return _reject(rec.id, exc.code, exc.detail)
     except NoRate as exc:
         return _reject(rec.id, "no_rate", str(exc))
-    if (split.credits or split.postpaid) and route.needs_license and LICENSE not in licenses:
+    except (RatingError, ArithmeticError, ValueError) as exc:  # a deck that cannot price this call
+        return _reject(rec.id, "rating_error", f"the call cannot be rated: {exc}")
+    if split.charge > MAX_CHARGE:
+        return _reject(rec.id, "implausible_charge", f"the call would cost {split.charge} micros: check the deck")
+    if split.credits and call.license_missing:
         who = "the meeting organizer" if rec.call_type == "conf_out" else "the user"
         return _reject(rec.id, "license_required", f"{who} holds no {LICENSE} license for a call beyond the plans")
-    _apply(book, rec, route, split, callee, period)
+    _apply(book, rec, call, split, period)
     outcome = Outcome(rec.id, "charged", split.charge, split.funding, split.capability, split.pool_minutes,
                       tenant.currency)
     seen[rec.id] = (tenant.id, outcome)
@@ -248,23 +259,15 @@ def _duplicate(record_id: str, owner: str, tenant: Tenant, first: Outcome) -> Ou
                    first.currency)
 
 
-def _pricer(index: RatingIndex, tenant: Tenant, route: Route, rec: CallRecord) -> Callable[[int], int]:
-    def price(seconds: int) -> int:
-        return price_call(index, rating_key=tenant.rating_key, category=route.category or "",
-                          subject=tenant.id, number=route.rate_number, started_at=rec.started_at,
-                          duration_s=seconds, currency=tenant.currency).charge_micros
-    return price
-
-
-def _apply(book: _Book, rec: CallRecord, route: Route, split: Split, callee: PhoneNumber | None,
-           period: str) -> None:
+def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, period: str) -> None:
     for draw in split.draws:
         slot = (period, draw.key)
         book.used[slot] = book.used.get(slot, 0) + draw.minutes
     book.credits += split.credits
     book.spendable -= split.credits
-    if split.postpaid and book.tenant.billing_mode == "migrating":
-        book.switched_to_postpaid = True
+    if split.postpaid and call.funding_mode == "migrating":
+        book.switch_to_postpaid()  # the first usage the credits cannot cover
+    callee, route = call.callee, call.route
     book.rows.append((  # in _ROW order
         rec.id, book.tenant.id, rec.call_id, rec.conference_id, rec.call_type, rec.user_id, rec.organizer_id,
         rec.caller, callee.e164 if callee else rec.callee, callee.country if callee else None,

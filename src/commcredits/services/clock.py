@@ -41,7 +41,9 @@ class SandboxClock:
     def set(self, instant: datetime) -> None:
         if instant.tzinfo is None:
             raise ValueError("the sandbox clock needs an aware datetime")
-        with self._engine.begin() as conn:
+        from ..db.engine import write_tx
+
+        with write_tx(self._engine) as conn:
             settings_store.put(conn, KEY, instant.astimezone(UTC).isoformat())
 
 
