@@ -32,24 +32,32 @@ def _in_grammar(text: str) -> bool:
             and len(text) <= 32 and len(frac) <= 6 and int(whole) < MAX_AMOUNT_UNITS)
 
 
+def _timed(text: str) -> tuple[int | None, float]:
+    started = time.perf_counter()
+    try:
+        micros: int | None = parse_micros(text)
+    except MoneyError:
+        micros = None
+    return micros, time.perf_counter() - started
+
+
 def test_any_string_up_to_1_kb_is_parsed_or_refused_in_under_1_ms() -> None:
     """Times each call with perf_counter. The 99th percentile must be under 1 ms and the
-    slowest call under 20 ms: a single call can be delayed by the garbage collector or by
-    another process on a loaded 2-core machine, which says nothing about the parser, while
-    the old Decimal parser took seconds for one input and so fails both bounds by far.
-    Parsing itself takes a few microseconds (a length check, then a regular expression over
-    at most 32 characters)."""
+    slowest call under 20 ms. A call can be delayed by the garbage collector or by another
+    process on a loaded 2-core machine, which says nothing about the parser: a call slower
+    than 1 ms is timed 5 more times and its fastest time counts (a slow input stays slow on
+    every try; a preemption does not repeat). The old Decimal parser took seconds for one
+    input ("1e600000") and fails both bounds by far; parsing now takes a few microseconds
+    (a length check, then a regular expression over at most 32 characters)."""
     timings: list[float] = []
 
     @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(ANY_TEXT)
     def run(text: str) -> None:
-        started = time.perf_counter()
-        try:
-            micros: int | None = parse_micros(text)
-        except MoneyError:
-            micros = None
-        timings.append(time.perf_counter() - started)
+        micros, seconds = _timed(text)
+        if seconds > 0.001:
+            seconds = min(seconds, *(_timed(text)[1] for _ in range(5)))
+        timings.append(seconds)
         assert (micros is not None) == _in_grammar(text), text
         if micros is not None:
             assert micros == int(Decimal(text) * 1_000_000)  # Decimal is safe here: the text is short
