@@ -101,11 +101,11 @@ def tenant_rates(
     cursor: Annotated[str | None, Query(max_length=9, pattern=r"^[0-9]+$")] = None,
 ) -> dict[str, Any] | StreamingResponse:
     """The prices the tenant pays now (admins of the tenant, the operator)."""
-    currency, rows = tenant_price_list.tenant_rates(rt, who, tid, destination=destination, q=q)
+    prices = tenant_price_list.tenant_rates(rt, who, tid, destination=destination, q=q)
     if format == "csv":
-        return StreamingResponse(tenant_price_list.csv_lines(rows), media_type="text/csv",
+        return StreamingResponse(tenant_price_list.csv_lines(prices), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="rates.csv"'})
-    return {"currency": currency, **tenant_price_list.page(rows, limit=limit, cursor=cursor)}
+    return {"currency": prices.currency, **tenant_price_list.page(prices, limit=limit, cursor=cursor)}
 
 
 @router.get("/rates/quote")

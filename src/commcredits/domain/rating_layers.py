@@ -20,6 +20,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
+from typing import NamedTuple
 
 from commcredits.domain.rating_deck import Deck
 from commcredits.domain.rating_index import (
@@ -144,32 +145,56 @@ def categories(index: RatingIndex, key: str) -> list[str]:
     return sorted({c for (lk, c, _) in index.lines if lk in keys})
 
 
-def price_list(index: RatingIndex, *, key: str, subject: str, t: int,
-               currency: str | None) -> list[PriceRow]:
+class Entry(NamedTuple):
+    """A prefix of a price list before it is rendered (cheap: listing 50,000 costs a dict
+    walk; `price_row` renders the ones shown)."""
+
+    category: str
+    prefix: str
+    choice: Choice
+    act: Activation
+
+    @property
+    def destination(self) -> str:
+        dest = self.choice.destination
+        return (dest.name or dest.id) if dest else ANY
+
+
+def price_entries(index: RatingIndex, *, key: str, subject: str, t: int,
+                  currency: str | None) -> list[Entry]:
     """Every prefix priced for (key, subject) at `t`, per category, sorted by prefix."""
-    rows: list[PriceRow] = []
+    entries: list[Entry] = []
     for category in categories(index, key):
         seen: set[str] = set()
         for _, act in index.chain_at(key, category, subject, t, currency).items:
             for prefix, quick in act.plan.table.items():
-                if prefix in seen:
-                    continue
-                seen.add(prefix)
-                rows.append(_row(index, category, prefix,
-                                 quick.choice or quick.cands.choices[0], act))
-    rows.sort(key=lambda r: (r.category, r.prefix))
-    return rows
+                if prefix not in seen:
+                    seen.add(prefix)
+                    entries.append(Entry(category, prefix, quick.choice or quick.cands.choices[0], act))
+    entries.sort(key=lambda e: (e.category, e.prefix))
+    return entries
+
+
+def price_row(index: RatingIndex, entry: Entry) -> PriceRow:
+    return _row(index, entry.category, entry.prefix, entry.choice, entry.act)
+
+
+def price_list(index: RatingIndex, *, key: str, subject: str, t: int,
+               currency: str | None) -> list[PriceRow]:
+    """`price_entries`, rendered."""
+    return [price_row(index, e) for e in price_entries(index, key=key, subject=subject, t=t,
+                                                        currency=currency)]
 
 
 def price_for(index: RatingIndex, *, key: str, subject: str, t: int, currency: str | None,
-              digits: str) -> list[PriceRow]:
+              digits: str) -> list[Entry]:
     """The longest-prefix match of `digits` in each category (none where unrated)."""
-    rows = []
+    entries = []
     for category in categories(index, key):
         found = index.resolve(key, category, subject, digits, t, currency)
         if found is not None and found.cands.prefix is not None:
-            rows.append(_row(index, category, found.cands.prefix, found.choice, found.act))
-    return rows
+            entries.append(Entry(category, found.cands.prefix, found.choice, found.act))
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..db import tenants as tenant_db
 from ..db.engine import read_tx
 from ..domain.access import VIEW_BILLING
 from ..domain.money import format_micros, minor_units
-from ..domain.rating import epoch_seconds
-from ..domain.rating_layers import PriceRow, price_for, price_list
+from ..domain.rating import RatingIndex, epoch_seconds
+from ..domain.rating_layers import Entry, PriceRow, price_entries, price_for, price_row
 from ..domain.rating_timing import from_epoch
 from ..errors import NotFound, ValidationError
 from .funds import iso
@@ -49,16 +50,28 @@ def item(row: PriceRow) -> dict[str, Any]:
             "initial_increment": row.initial_increment, "next_increment": row.next_increment}
 
 
-def _matches(row: PriceRow, q: str) -> bool:
+def _matches(entry: Entry, q: str) -> bool:
     digits = q.removeprefix("+")
     if digits.isascii() and digits.isdigit():
-        return row.prefix.startswith(digits) or digits.startswith(row.prefix)
-    return q.casefold() in row.destination.casefold()
+        return entry.prefix.startswith(digits) or digits.startswith(entry.prefix)
+    return q.casefold() in entry.destination.casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """What a tenant pays now: `entries` rendered on demand (`rows`, `page`, `csv_lines`)."""
+
+    currency: str
+    index: RatingIndex
+    entries: list[Entry]
+
+    def rows(self, entries: list[Entry] | None = None) -> Iterator[PriceRow]:
+        return (price_row(self.index, e) for e in (self.entries if entries is None else entries))
 
 
 def tenant_rates(rt: Runtime, who: Principal, tenant_id: str, *, destination: str | None = None,
-                 q: str | None = None) -> tuple[str, list[PriceRow]]:
-    """(currency, rows) the tenant pays now, filtered by `destination` or `q`."""
+                 q: str | None = None) -> PriceList:
+    """The prices the tenant pays now, filtered by `destination` (a number) or `q`."""
     require_tenant(who, tenant_id, VIEW_BILLING)
     if q is not None and (len(q) > MAX_Q or not q.strip() or not q.isprintable()):
         raise ValidationError(f"q must be 1 to {MAX_Q} printable characters")
@@ -69,18 +82,18 @@ def tenant_rates(rt: Runtime, who: Principal, tenant_id: str, *, destination: st
     index = rating_index(rt)
     t = epoch_seconds(rt.clock.now())
     if destination is not None:
-        rows = price_for(index, key=tenant.rating_key, subject=tenant.id, t=t,
-                         currency=tenant.currency, digits=rate_digits(destination))
-        return tenant.currency, rows
-    rows = price_list(index, key=tenant.rating_key, subject=tenant.id, t=t,
-                      currency=tenant.currency)
+        entries = price_for(index, key=tenant.rating_key, subject=tenant.id, t=t,
+                            currency=tenant.currency, digits=rate_digits(destination))
+        return PriceList(tenant.currency, index, entries)
+    entries = price_entries(index, key=tenant.rating_key, subject=tenant.id, t=t,
+                            currency=tenant.currency)
     if q is not None:
-        rows = [r for r in rows if _matches(r, q.strip())]
-    return tenant.currency, rows
+        entries = [e for e in entries if _matches(e, q.strip())]
+    return PriceList(tenant.currency, index, entries)
 
 
-def page(rows: list[PriceRow], *, limit: int, cursor: str | None) -> dict[str, Any]:
-    """One page of rows; the cursor is the position of the next row."""
+def page(prices: PriceList, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page; the cursor is the position of the next entry."""
     start = 0
     if cursor is not None:
         if not cursor.isdigit() or len(cursor) > 9:
@@ -88,18 +101,19 @@ def page(rows: list[PriceRow], *, limit: int, cursor: str | None) -> dict[str, A
         start = int(cursor)
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit must be 1..{MAX_LIMIT}")
-    chunk = rows[start:start + limit]
-    more = start + limit < len(rows)
-    return {"items": [item(r) for r in chunk], "next_cursor": str(start + limit) if more else None}
+    chunk = prices.entries[start:start + limit]
+    more = start + limit < len(prices.entries)
+    return {"items": [item(r) for r in prices.rows(chunk)],
+            "next_cursor": str(start + limit) if more else None}
 
 
-def csv_lines(rows: list[PriceRow]) -> Iterator[str]:
+def csv_lines(prices: PriceList) -> Iterator[str]:
     """The whole list as CSV text, header first (streamed a line at a time)."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     yield buf.getvalue()
-    for row in rows:
+    for row in prices.rows():
         buf.seek(0)
         buf.truncate()
         body = item(row)

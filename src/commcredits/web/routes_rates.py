@@ -28,7 +28,7 @@ Cursor = Annotated[str, Query(max_length=9, pattern=r"^[0-9]*$")]
 _NUMBER = re.compile(r"\+?[0-9][0-9 ()-]{4,30}")
 
 
-def _lookup(p: ViewDep, q: str) -> tuple[str, list[tenant_rates.PriceRow]]:
+def _lookup(p: ViewDep, q: str) -> tenant_rates.PriceList:
     text = q.strip()
     if _NUMBER.fullmatch(text):
         digits = "+" + re.sub(r"[^0-9]", "", text)
@@ -40,9 +40,9 @@ def _lookup(p: ViewDep, q: str) -> tuple[str, list[tenant_rates.PriceRow]]:
 def rates(p: ViewDep, q: Search = "", cursor: Cursor = "") -> Response:
     listing, error, status = None, None, 200
     try:
-        _, rows = _lookup(p, q)
-        listing = tenant_rates.page(rows, limit=PAGE, cursor=cursor or None)
-        listing["total"] = len(rows)
+        prices = _lookup(p, q)
+        listing = tenant_rates.page(prices, limit=PAGE, cursor=cursor or None)
+        listing["total"] = len(prices.entries)
     except CommCreditsError as exc:
         error, status = explain("Calling rates", exc, {"q": "rates-q", "destination": "rates-q"}), exc.status
     return page("rates.html", status, **p.context("rates", listing=listing, q=q, error=error))
@@ -50,6 +50,5 @@ def rates(p: ViewDep, q: Search = "", cursor: Cursor = "") -> Response:
 
 @router.get("/rates/export")
 def rates_export(p: ViewDep, q: Search = "") -> Response:
-    _, rows = _lookup(p, q)
-    return StreamingResponse(tenant_rates.csv_lines(rows), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(tenant_rates.csv_lines(_lookup(p, q)), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="calling-rates.csv"'})
