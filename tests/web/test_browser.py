@@ -133,7 +133,7 @@ def test_license_admin_assigns_a_license(rt, open_page) -> None:
     other.locator("input[value=domestic_calling_plan]").check()
     other.locator("button:has-text('Save licenses')").click()
     alert = page.locator("[role=alert]").inner_text()
-    assert "No domestic_calling_plan license left" in alert and "subscribes to 1" in alert
+    assert "No Domestic Calling Plan license left" in alert and "subscribes to 1" in alert
     assert not page.locator(f"#user-{org.uid('helpdesk')} input[value=domestic_calling_plan]").is_checked()
 
 

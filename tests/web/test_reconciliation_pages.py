@@ -171,3 +171,24 @@ def test_smaller_points(rt, api) -> None:
     assert "150.00 USD" in tenants
     held = operator.get(f"/admin/t/{org.tid}/notifications").text
     assert "COMMCREDITS_SMTP_URL" in held  # the operator is the one who can set it
+
+
+def test_usage_and_transactions_page_newest_first_without_gaps(rt, api) -> None:
+    from commcredits.services.charging import charge_records
+
+    org, _, client = _funded(rt, api)
+    records = [{"id": f"in{i:02d}", "tenant_id": org.tid, "call_type": "user_in", "caller": "+12025550100",
+                "callee": "+12025550123", "started_at": f"2026-01-{1 + i // 6:02d}T{10 + i % 6:02d}:00:00Z",
+                "duration_seconds": 60 + i, "user_id": org.uid("global")} for i in range(55)]
+    assert all(o.status == "charged" for o in charge_records(rt, records))
+    first = client.get(f"/admin/t/{org.tid}/usage")
+    table = first.text.split('id="usage"')[1]
+    assert table.count('<td class="when">') == 50 and "Total, " not in table  # the total closes the last page
+    assert "Total 55 calls" not in first.text and ">55</dd>" in first.text  # the period's totals on every page
+    older = re.search(r'href="([^"]+cursor=[^"]+)">Older calls', first.text)
+    assert older
+    rest = client.get(older.group(1).replace("&amp;", "&")).text.split('id="usage"')[1]
+    durations = re.findall(r'<td class="num">0:0(\d:\d\d)</td>', table + rest)
+    assert len(durations) == 55 and "1:19:45" in rest  # every call once; the total under the last page
+    seconds = [int(m) * 60 + int(s) for m, s in (d.split(":") for d in durations)]
+    assert seconds == sorted(seconds, reverse=True)  # newest (longest here) first, across the page break

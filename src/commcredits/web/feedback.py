@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from ..errors import CommCreditsError, Forbidden, Unauthenticated
-from .render import money, sentence
+from .render import LICENSE_NAMES, money, sentence
 
 TITLES = {
     "validation_error": "Please check this value",
@@ -61,8 +61,11 @@ def explain(where: str, exc: CommCreditsError, fields: dict[str, str]) -> dict[s
     field = fields.get(first_word) or fields.get(exc.code)
     if exc.code in ("validation_error", "below_minimum", "above_maximum") and ":" in detail[:12]:
         detail = detail.split(":", 1)[1].strip()  # "amount: the minimum ..." -> "the minimum ..."
-    if exc.code == "not_found":
+    if exc.code == "not_found" and field:
         detail = "choose another card, or add one on Payment methods"
+    for code, name in sorted(LICENSE_NAMES.items(), key=lambda kv: -len(kv[0])):  # codes -> product names
+        detail = detail.replace(code, name)
     detail = _AMOUNT.sub(lambda m: money(m[1], m[2]), detail)  # amounts as the page prints them
-    return {"where": where, "title": TITLES.get(exc.code, sentence(exc.title)), "detail": sentence(detail),
+    title = TITLES.get(exc.code, sentence(exc.title)) if exc.code != "not_found" or field else "Not found"
+    return {"where": where, "title": title, "detail": sentence(detail),
             "field": field, "reason": exc.extra.get("reason")}
