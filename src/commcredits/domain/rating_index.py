@@ -281,7 +281,7 @@ def compile_deck(deck: Deck) -> dict[str, CompiledPlan]:
 class RatingIndex:
     """Compiled, merged decks; see the module docstring."""
 
-    __slots__ = ("_acts", "_decks", "_fallback", "_lines", "memo")
+    __slots__ = ("_acts", "_compiled", "_decks", "_fallback", "_lines", "memo")
 
     def __init__(self) -> None:
         # (key, category, subject, currency) -> the last chain resolved; read directly by
@@ -292,13 +292,18 @@ class RatingIndex:
         self._lines: dict[tuple[str, str, str], ProfileLine] = {}
         # rating key -> the key whose decks price what it does not (override decks)
         self._fallback: dict[str, str | None] = {}
+        # id(deck) -> (deck, its compiled plans), for a later build to reuse
+        self._compiled: dict[int, tuple[Deck, dict[str, CompiledPlan]]] = {}
 
     @classmethod
-    def build(cls, decks: Iterable[Deck]) -> RatingIndex:
+    def build(cls, decks: Iterable[Deck], reuse: RatingIndex | None = None) -> RatingIndex:
+        """Compile and merge `decks`; a deck object `reuse` already compiled is not compiled
+        again (a rebuild after an activation or another process's import)."""
         index = cls()
         ordered = sorted(decks, key=lambda d: d.version)
         for deck in ordered:
-            index._add(deck)
+            hit = reuse._compiled.get(id(deck)) if reuse is not None else None
+            index._add(deck, hit[1] if hit is not None and hit[0] is deck else None)
         index._lines = {k: ProfileLine(v) for k, v in index._acts.items()}
         return index
 
@@ -308,6 +313,7 @@ class RatingIndex:
         new._decks = self._decks
         new._acts = {k: dict(v) for k, v in self._acts.items()}
         new._fallback = dict(self._fallback)
+        new._compiled = dict(self._compiled)
         new._add(deck)
         new._lines = {k: ProfileLine(v) for k, v in new._acts.items()}
         return new
@@ -324,8 +330,10 @@ class RatingIndex:
     def fallback_key(self, key: str) -> str | None:
         return self._fallback.get(key)
 
-    def _add(self, deck: Deck) -> None:
-        plans = compile_deck(deck)
+    def _add(self, deck: Deck, plans: dict[str, CompiledPlan] | None = None) -> None:
+        if plans is None:
+            plans = compile_deck(deck)
+        self._compiled[id(deck)] = (deck, plans)
         self._decks = (*self._decks, deck)
         for rating_key in deck.rating_keys:
             self._fallback[rating_key] = deck.fallback_rating_key

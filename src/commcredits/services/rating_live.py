@@ -5,7 +5,8 @@ first call of a process waits for the first build. At most once a second (`CHECK
 a call starts a background check: one small query for the version in force per rating key
 (`rate_deck_heads`). When that changed (an import or activation in any process), the
 thread decodes the documents it has not seen, builds a new `RatingIndex` (reusing the
-compiled plans of decks it already had) and swaps it in with one assignment. Requests
+compiled plans of decks it already had, so a rollback or a small update recompiles nothing
+big) and swaps it in with one assignment. Requests
 during the build keep the previous index. Every process does this for itself; nothing
 depends on state held by another.
 
@@ -55,10 +56,14 @@ class LiveIndex:
         self.index: RatingIndex | None = None
         self.token: dict[str, int] | None = None
         self.checked = 0.0
-        self.build: Callable[[Iterable[Deck]], RatingIndex] = RatingIndex.build
+        self.build: Callable[[Iterable[Deck]], RatingIndex] = self._build
         self._lock = threading.Lock()  # one build at a time
         self._worker: threading.Thread | None = None
         self._decks: dict[int, Deck] = {}
+
+    def _build(self, decks: Iterable[Deck]) -> RatingIndex:
+        """A new index, compiling only the decks the current one does not hold."""
+        return RatingIndex.build(decks, reuse=self.index)
 
     def get(self) -> RatingIndex:
         index = self.index
