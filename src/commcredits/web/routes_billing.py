@@ -83,6 +83,8 @@ def typed_amount(p: TenantPage, text: str, field: str, what: str, *, required: b
     """The amount a person typed, in the API's grammar; None when empty and not required."""
     country, currency = p.tenant.country, p.tenant.currency
     try:
+        if len(text) > 40:
+            raise AmountFormatError(text[:40])
         value = normalise_amount(text.strip(), country)
         if value:
             parse_micros(value, max_decimals=minor_units(currency))
