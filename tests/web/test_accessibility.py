@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "tests" / "web" / "artifacts"
 README_IMAGE = ROOT / "docs" / "images" / "admin-center.png"
-TENANT_PAGES = ("billing", "transactions", "payment-methods", "postpaid", "licenses", "usage", "notifications",
-                "no-such-page")
+TENANT_PAGES = ("billing", "transactions", "payment-methods", "postpaid", "spend-controls", "licenses", "usage",
+                "notifications", "no-such-page")
 
 
 def check_page(page: Any, name: str, viewport: dict[str, int]) -> None:
