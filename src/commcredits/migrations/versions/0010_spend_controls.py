@@ -1,7 +1,7 @@
 """spend controls, per-user dial-out policies, their change journal, purchase limits per currency
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
