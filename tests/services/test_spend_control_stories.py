@@ -122,6 +122,14 @@ def test_spend_caps_story_at_the_tokyo_midnight(rt, clock, deck) -> None:
     assert room(ann) == 20_000_000 and room(None) == 30_000_000
     _call(rt, tid, "r3", datetime(2026, 1, 20, 15, 0, tzinfo=UTC), 3600, ann)  # 21.10, still January
     assert room(ann) == 0 and room(None) == 8_900_000
+    with read_tx(rt.engine) as conn:
+        tenant, controls = tenant_db.get(conn, tid), spend_db.get_controls(conn, tid)
+        hit = spend_svc.exhausted_cap(conn, tenant, controls, rt.clock.now(), ann)
+        assert (hit.cap, hit.period_key, hit.limit, hit.spent) == ("user_daily_limit", "2026-01-21", 20_000_000,
+                                                                  21_100_000)
+        assert spend_svc.exhausted_cap(conn, tenant, controls, rt.clock.now(), bob) is None
+        held = spend_svc.exhausted_cap(conn, tenant, controls, rt.clock.now(), bob, held=8_900_000)
+        assert (held.cap, held.spent) == ("daily_limit", 30_000_000)  # what calls in progress hold counts
     clock.set(datetime(2026, 1, 31, 15, 30, tzinfo=UTC))  # 1 Feb in Tokyo: a new month as well
     assert room(None) == 30_000_000
 

@@ -9,7 +9,7 @@ Purchase limits are operator data per currency (DOMAIN.md "Purchase limits per c
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +27,10 @@ from ..domain.spend_controls import (
     SpendControls,
     cap_room,
     day_bounds,
+    day_key,
     effective_policy,
     month_bounds,
+    month_key,
     policy_blocks,
 )
 from ..errors import NotFound, ValidationError
@@ -175,6 +177,34 @@ def room_left(conn: Connection, tenant: Tenant, controls: SpendControls, now: da
     per_user = db.credit_spend(conn, tenant.id, *day, user_id=user_id) \
         if user_id is not None and controls.user_daily_limit is not None else None
     return cap_room(controls, spent_today_tenant=today, spent_month_tenant=this_month, spent_today_user=per_user)
+
+
+@dataclass(frozen=True, slots=True)
+class CapHit:
+    """A cap that is used up: which, for which period (the tenant's local day or month, the
+    key `alerts.notify_cap_reached` takes), its limit and what was spent (micros)."""
+
+    cap: str
+    period_key: str
+    limit: int
+    spent: int
+
+
+def exhausted_cap(conn: Connection, tenant: Tenant, controls: SpendControls, now: datetime, user_id: str | None,
+                  *, held: int = 0) -> CapHit | None:
+    """The first cap that spend (plus `held`, what calls in progress hold) has reached, or
+    None. Authorize denies `spend_cap_reached` with it and tells the admins once per period."""
+    day, month = day_bounds(now, tenant.timezone), month_bounds(now, tenant.timezone)
+    checks = (("daily_limit", controls.daily_limit, day, None, day_key(now, tenant.timezone)),
+              ("monthly_limit", controls.monthly_limit, month, None, month_key(now, tenant.timezone)),
+              ("user_daily_limit", controls.user_daily_limit, day, user_id, day_key(now, tenant.timezone)))
+    for cap, limit, (since, until), uid, key in checks:
+        if limit is None or (cap == "user_daily_limit" and user_id is None):
+            continue
+        spent = db.credit_spend(conn, tenant.id, since, until, user_id=uid) + held
+        if spent >= limit:
+            return CapHit(cap, key, limit, spent)
+    return None
 
 
 def _currency(currency: str) -> str:
