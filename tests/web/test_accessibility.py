@@ -1,5 +1,5 @@
-"""Every admin page on a desktop (1280x900) and a phone (390x844) in Debian's Chromium: no
-horizontal scrolling on the phone, no serious or critical axe-core violations, and a
+"""Every admin page on a desktop (1280x900), a phone (390x844) and at 200 % zoom (640 px) in
+Debian's Chromium: no horizontal scrolling, no serious or critical axe-core violations, and a
 screenshot of each kept under tests/web/artifacts/ (git-ignored). The add-funds and
 auto-recharge forms are used with the keyboard alone, and their errors are tied to the fields.
 
@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from tests.web.conftest import DESKTOP, PHONE
+
+ZOOMED = {"width": 640, "height": 450}  # a 1280x900 window at 200 % zoom
 from tests.web.support import make_org
 
 from commcredits.services import funds, payment_methods, recharge_settings
@@ -62,7 +64,7 @@ def _demo(rt: Any) -> dict[str, Any]:
     return seeded
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE, ZOOMED], ids=["desktop", "phone", "zoom-200"])
 def test_every_tenant_page_fits_and_passes_axe(rt, open_page, viewport) -> None:
     seeded = _demo(rt)
     page = open_page(seeded["admin_email"], viewport, password=DEMO_PASSWORD)
@@ -182,6 +184,7 @@ def test_errors_sit_at_their_fields_and_change_the_title(rt, open_page) -> None:
     page.fill("#funds-amount", "abc")
     page.click("button:has-text('Add funds')")
     assert "such as 1.000,00" in error_of("funds-amount")  # the example in the tenant's locale
+    check_page(page, "billing-error", DESKTOP)
 
     page.fill("#funds-amount", "50,00")  # a decimal comma in a German tenant
     page.click("button:has-text('Add funds')")
@@ -202,6 +205,7 @@ def test_errors_sit_at_their_fields_and_change_the_title(rt, open_page) -> None:
     page.fill("#card-cvc", "123")
     page.click("button:has-text('Save card')")
     assert "from 1 to 12" in error_of("card-exp-month")
+    check_page(page, "cards-error", DESKTOP)
     page.fill("#card-number", "4242 4242 4242 4242")
     page.fill("#card-exp-month", "12")
     page.fill("#card-cvc", "123")
