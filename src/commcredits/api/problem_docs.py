@@ -72,6 +72,23 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def allowed_methods(app: FastAPI, path: str) -> str:
+    """Every method some route answers on `path`, for the Allow header of a 405 (Starlette
+    names only the methods of the first route that matched the path)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+
+        routes: list[Any] = list(iter_route_contexts(app.routes))
+    except ImportError:  # pragma: no cover - FastAPI before lazy routers
+        routes = list(app.routes)
+    methods: set[str] = set()
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods.update(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 class RefuseNul:
     """ASGI middleware: a URL whose path or query holds NUL is a 422 problem, never a 500."""
 

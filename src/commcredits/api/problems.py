@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import CommCreditsError
-from .problem_docs import RefuseNul, install_openapi
+from .problem_docs import RefuseNul, allowed_methods, install_openapi
 
 PROBLEM = "application/problem+json"
 
@@ -39,9 +39,11 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation_error", "Invalid request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
         code = codes.get(exc.status_code, "http_error")
         response = problem(exc.status_code, code, str(exc.detail), str(exc.detail))
-        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(app, request.url.path) or response.headers.get("Allow", "")
         return response

@@ -15,7 +15,7 @@ from .schemas import FundsIn, GrantIn, PaymentMethodIn, payment_method_out
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["money"])
 
 
-@router.post("/payment-methods", status_code=201)
+@router.post("/payment-methods", status_code=201, responses={402: {"description": "the card was refused"}})
 def add_payment_method(tid: str, body: PaymentMethodIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     return payment_method_out(payment_methods.add_payment_method(rt, who, tid, **body.model_dump()))
 

@@ -39,7 +39,7 @@ def put_auto_recharge(tid: str, body: AutoRechargeIn, rt: RuntimeDep, who: Princ
     return recharge_settings.save_settings(rt, who, tid, **body.model_dump())
 
 
-@router.patch("/payment-methods/{pmid}")
+@router.patch("/payment-methods/{pmid}", responses={402: {"description": "the card was refused"}})
 def update_payment_method(
     tid: str, pmid: str, body: PaymentMethodPatch, rt: RuntimeDep, who: PrincipalDep
 ) -> dict[str, Any]:

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/v1/tenants/{tid}", tags=["reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@router.get("/usage", response_model=None)
+@router.get("/usage", response_model=None, responses={
+    200: {"description": "a page of rows (json), or every match as a file",
+          "content": {"application/json": {}, "text/csv": {}, XLSX: {}}}})
 def usage(
     tid: str,
     rt: RuntimeDep,
