@@ -9,7 +9,8 @@ Prints one JSON object.
 prefixes from a later date) on top of that deck: parsing it, laying it over the deck in the
 index and computing the dry-run diff. `service` repeats both through the product's import
 path on a fresh SQLite database (`rate_decks.import_files`: parse, index, diff, coverage
-check, the JSON document stored, heads moved, the index swapped in); `--no-service` skips it.
+check, the JSON document stored, heads moved, the index swapped in), then rolls the update
+back (`rate_decks.activate`); `--no-service` skips it.
 
 `single_span_quotes_per_second` is the one-call API (`price_call`, one keyword call per
 quote, `started_at` a datetime): the figure the issue's target is about.
@@ -131,8 +132,12 @@ def service_figures(text: str, update: str) -> dict[str, float]:
         rate_decks.import_files(rt, OPERATOR, format_="ratecard", mode="update",
                                 files={"update.csv": update.encode()})
         updated = time.perf_counter() - start
+        start = time.perf_counter()
+        rate_decks.activate(rt, OPERATOR, 1)  # roll the update back
+        rolled_back = time.perf_counter() - start
         engine.dispose()
-    return {"import_seconds": round(imported, 3), "update_100_rows_seconds": round(updated, 3)}
+    return {"import_seconds": round(imported, 3), "update_100_rows_seconds": round(updated, 3),
+            "rollback_seconds": round(rolled_back, 3)}
 
 
 def index_bytes(text: str) -> int:
