@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 from tests.web.conftest import DESKTOP, PHONE
-
-ZOOMED = {"width": 640, "height": 450}  # a 1280x900 window at 200 % zoom
 from tests.web.support import make_org
 
 from commcredits.services import funds, payment_methods, recharge_settings
@@ -27,12 +25,13 @@ from commcredits.services.demo import DEMO_PASSWORD, seed_demo
 from commcredits.services.principal import OPERATOR
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+ZOOMED = {"width": 640, "height": 450}  # a 1280x900 window at 200 % zoom
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "tests" / "web" / "artifacts"
 README_IMAGE = ROOT / "docs" / "images" / "admin-center.png"
 TENANT_PAGES = ("billing", "transactions", "payment-methods", "postpaid", "spend-controls", "licenses", "usage",
-                "notifications", "no-such-page")
+                "rates", "notifications", "no-such-page")
 
 
 def check_page(page: Any, name: str, viewport: dict[str, int]) -> None:
