@@ -186,9 +186,9 @@ def make_app() -> Any:
     and FastAPI app `commcredits serve` builds, from the environment."""
     from commcredits.api.app import create_app
     from commcredits.config import Settings
-    from commcredits.services.runtime import Runtime
+    from commcredits.services.bootstrap import open_runtime
 
-    return create_app(Runtime.from_settings(Settings.from_env()))
+    return create_app(open_runtime(Settings.from_env()))
 
 
 class NoopServer:
@@ -201,7 +201,7 @@ class NoopServer:
         argv = [sys.executable, "-m", "uvicorn", "bench.noop_app:app", "--host", "127.0.0.1",
                 "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+                                     env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -229,7 +229,7 @@ class Server:
         self.port = free_port()
         self.token = uuid.uuid4().hex
         env = {**os.environ, "COMMCREDITS_DATABASE_URL": database_url, "COMMCREDITS_OPERATOR_TOKEN": self.token,
-               "COMMCREDITS_CALL_CHUNK_SECONDS": "60", "PYTHONPATH": str(ROOT)}
+               "COMMCREDITS_CALL_CHUNK_SECONDS": "60", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
         env.pop("COMMCREDITS_SANDBOX", None)  # the system clock; the payment gateway is the sandbox one
         rt = Runtime.from_settings(Settings(database_url=database_url, operator_token=self.token))
         bootstrap.migrate(rt)

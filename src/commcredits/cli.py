@@ -127,17 +127,21 @@ def serve(
     database_url: Annotated[str | None, typer.Option(help="overrides COMMCREDITS_DATABASE_URL")] = None,
     sandbox: Annotated[bool, typer.Option(help="a settable clock (a new database becomes a sandbox)")] = False,
     demo: Annotated[bool, typer.Option(help="seed a demo tenant, users, funds and usage (implies --sandbox)")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes (use PostgreSQL for more than 1)")] = 1,
 ) -> None:
     """Start the API and the background jobs; creates and migrates the database first.
 
     A sandbox database always runs as a sandbox, with or without --sandbox; a production
-    database refuses --sandbox and --demo (exit 2).
+    database refuses --sandbox and --demo (exit 2). With --workers N, N processes serve the
+    same port and share nothing but the database.
 
     Example: commcredits serve --sandbox --demo --port 8000
+    Example: COMMCREDITS_DATABASE_URL=postgresql://... commcredits serve --workers 2
     """
     from .server import run_server
 
-    run_server(runtime(database_url, sandbox or demo, create=True), host=host, port=port, demo=demo)
+    run_server(runtime(database_url, sandbox or demo, create=True), host=host, port=port, demo=demo,
+               workers=workers)
 
 
 @tenants_app.command("create")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -49,7 +51,14 @@ def print_demo(seeded: dict[str, str], base: str) -> None:
     print(f"  admin center: {base}/admin/  ({login})")
 
 
-def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False) -> None:
+def app_from_env() -> Any:
+    """The app of one worker process of `serve --workers N` (settings from the environment)."""
+    from .config import Settings
+
+    return create_app(bootstrap.open_runtime(Settings.from_env()))
+
+
+def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False, workers: int = 1) -> None:
     token = bootstrap.ensure_operator_token(rt)
     base = f"http://{host}:{port}"
     print(f"commcredits on {base}  (database: {rt.settings.database_url}, sandbox: {rt.settings.sandbox})")
@@ -63,7 +72,14 @@ def run_server(rt: Runtime, *, host: str, port: int, demo: bool = False) -> None
     thread = threading.Thread(target=_job_loop, args=(rt, stop), daemon=True, name="jobs")
     thread.start()
     try:
-        uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+        if workers == 1:
+            uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+        else:  # each worker builds its own runtime: correctness never rests on one process's memory
+            if rt.engine.dialect.name == "sqlite":
+                log.warning("%d server processes on one SQLite file queue on its lock; use PostgreSQL", workers)
+            os.environ["COMMCREDITS_DATABASE_URL"] = rt.settings.database_url
+            uvicorn.run("commcredits.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                        log_level="info")
     finally:
         stop.set()
 

@@ -27,6 +27,7 @@ cases lock the tenant row (`db.tenants.lock`) for their short transaction.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -119,14 +120,18 @@ def after_commit(conn: Connection, hook: Callable[[], Any]) -> None:
 
 
 @contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
-    """The write transaction (see the module doc): one queue, no nesting, hooks after commit."""
+def write_tx(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+    """The write transaction (see the module doc): one queue, no nesting, hooks after commit.
+
+    `durable=False` commits without waiting for the disk (SQLite `synchronous=NORMAL`,
+    PostgreSQL `synchronous_commit=off`): for a group-commit writer that answers nobody
+    before `sync_to_disk` has made the commit durable."""
     if getattr(_local, "writing", False):
         raise NestedWrite("a write transaction is already open on this thread")
     hooks: list[Callable[[], Any]] = []
     _local.writing = True
     try:
-        with writer_gate(engine), _begin(engine) as conn:
+        with writer_gate(engine), _begin(engine, durable) as conn:
             conn.info[_HOOKS] = hooks
             try:
                 yield conn
@@ -142,13 +147,17 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def _begin(engine: Engine) -> Iterator[Connection]:
+def _begin(engine: Engine, durable: bool = True) -> Iterator[Connection]:
     """`engine.begin()`, retrying a busy database at BEGIN (nothing has run yet)."""
+    sqlite = engine.dialect.name == "sqlite"
     for attempt in range(3):
         conn = engine.connect()
+        if sqlite and not durable:
+            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
         try:
             conn.begin()
         except OperationalError as exc:
+            _restore(conn, sqlite and not durable)
             conn.close()
             if not _busy(exc) or attempt == 2:
                 raise
@@ -156,12 +165,44 @@ def _begin(engine: Engine) -> Iterator[Connection]:
             continue
         with conn:
             try:
+                if not sqlite and not durable:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                 yield conn
             except BaseException:
                 conn.rollback()
                 raise
-            conn.commit()
+            else:
+                conn.commit()
+            finally:
+                _restore(conn, sqlite and not durable)
         return
+
+
+def _restore(conn: Connection, relaxed: bool) -> None:
+    """Put a pooled SQLite connection back to `synchronous=FULL` after a relaxed transaction."""
+    if not relaxed or conn.closed:
+        return
+    if conn.in_transaction():
+        conn.rollback()
+    conn.connection.driver_connection.execute("PRAGMA synchronous=FULL")
+
+
+def sync_to_disk(engine: Engine) -> None:
+    """Make every transaction committed so far durable (after `write_tx(durable=False)`):
+    on SQLite an fsync of the write-ahead log; on PostgreSQL a commit that waits for the WAL
+    to be flushed, which covers every earlier commit (the WAL is flushed in order)."""
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if not path or path == ":memory:":
+            return
+        fd = os.open(f"{path}-wal", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return
+    with engine.connect() as conn, conn.begin():
+        conn.exec_driver_sql("SELECT txid_current()")  # a commit record, flushed before COMMIT returns
 
 
 def _busy(exc: DBAPIError) -> bool:

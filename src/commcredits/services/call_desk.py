@@ -6,9 +6,13 @@ commit costs an fsync. The desk is one writer thread per process with one queue:
 requests (`authorize`, `extend`, `end`) wait in the queue, the writer takes everything that
 is waiting (up to `MAX_BATCH`), decides and writes it in ONE transaction through the unit
 of work (`db.engine.write_tx`: the writer gate on SQLite, tenant row locks on PostgreSQL),
-commits once, and only then answers every request of the batch. Under load many calls
-share one fsync (as TigerBeetle batches transfers and PostgreSQL groups commits); alone, a
-request waits for nothing but its own commit.
+and commits it without waiting for the disk. A second thread, the syncer, then makes every
+batch committed so far durable with one `sync_to_disk` (an fsync of SQLite's write-ahead
+log; on PostgreSQL a commit that waits for the WAL flush, which covers all earlier
+commits) and only then answers their requests. So deciding the next batch overlaps with the
+disk write of the last ones, and under load many calls share one fsync (as TigerBeetle
+batches transfers and PostgreSQL groups commits); alone, a request waits for nothing but
+its own commit and fsync.
 
 What a crash can cost: nothing that was answered. An answer is given only after its batch
 committed durably (`synchronous=FULL` on SQLite, `synchronous_commit` on PostgreSQL), so a
@@ -44,7 +48,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ..db.engine import retryable, write_tx
+from ..db.engine import retryable, sync_to_disk, write_tx
 from .runtime import Runtime
 
 MAX_BATCH = 128
@@ -68,15 +72,27 @@ class Job:
 BatchHandler = Callable[[Connection, Sequence[Job]], tuple[list[Any], list[str]]]
 
 
+@dataclass
+class _Done:
+    """A committed batch waiting to be made durable and answered."""
+
+    batch: list[Job]
+    results: list[Any]
+    tenants: list[str]
+
+
 class CallDesk:
     """The queue and the writer thread of one process (see the module doc)."""
 
     def __init__(self, rt: Runtime, handler: BatchHandler) -> None:
         self.rt, self.handler = rt, handler
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.committed: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self.hooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="commcredits-after-commit")
         self.writer = threading.Thread(target=self._run, name="commcredits-call-desk", daemon=True)
+        self.syncer = threading.Thread(target=self._sync, name="commcredits-call-desk-sync", daemon=True)
         self.writer.start()
+        self.syncer.start()
 
     def submit(self, job: Job) -> Future[Any]:
         self.jobs.put(job)
@@ -85,6 +101,8 @@ class CallDesk:
     def close(self) -> None:
         self.jobs.put(None)
         self.writer.join(timeout=10)
+        self.committed.put(None)
+        self.syncer.join(timeout=10)
         self.hooks.shutdown(wait=True)
 
     def _run(self) -> None:
@@ -113,20 +131,51 @@ class CallDesk:
                 for job in batch:
                     self._process([job])
                 return
-            batch[0].future.set_exception(exc)
-            return
-        for job, result in zip(batch, results, strict=True):  # answered only now: the batch is durable
+            results, tenants = [exc], []
+        self.committed.put(_Done(batch, results, tenants))
+
+    def _sync(self) -> None:
+        """Make committed batches durable, many per fsync, then answer them (in commit order)."""
+        while True:
+            first = self.committed.get()
+            if first is None:
+                return
+            done = [first]
+            while True:
+                try:
+                    more = self.committed.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.committed.put(None)
+                    break
+                done.append(more)
+            failure: Exception | None = None
+            if any(not isinstance(r, BaseException) for d in done for r in d.results):
+                try:
+                    sync_to_disk(self.rt.engine)
+                except Exception as exc:  # durability unknown: the switch retries (idempotent)
+                    log.exception("could not make call-control commits durable")
+                    failure = exc
+            for d in done:
+                self._answer(d, failure)
+
+    def _answer(self, done: _Done, failure: Exception | None) -> None:
+        for job, result in zip(done.batch, done.results, strict=True):
+            if failure is not None and not isinstance(result, BaseException):
+                result = failure
             if isinstance(result, BaseException):
                 job.future.set_exception(result)
             else:
                 job.future.set_result(result)
-        for tenant_id in tenants:
-            self.hooks.submit(self._balance_changed, tenant_id)
+        if failure is None:
+            for tenant_id in done.tenants:
+                self.hooks.submit(self._balance_changed, tenant_id)
 
     def _commit(self, batch: list[Job]) -> tuple[list[Any], list[str]]:
         for attempt in range(8):
             try:
-                with write_tx(self.rt.engine) as conn:
+                with write_tx(self.rt.engine, durable=False) as conn:
                     return self.handler(conn, batch)
             except DBAPIError as exc:
                 if not retryable(exc) or attempt == 7:
