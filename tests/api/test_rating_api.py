@@ -69,3 +69,14 @@ def test_quote_errors(api) -> None:
     q = api.call("GET", "/v1/rates/quote", params={
         "rating_key": "nobody", "category": "call", "destination": "1002", "duration_seconds": 10})
     assert q.status_code == 422 and q.json()["code"] == "no_rate"
+
+
+def test_cgrates_binary_or_non_utf8_files_are_422_naming_the_file(api) -> None:
+    folder = TESTDATA / "cgrates-tutorial"
+    for name, content in (("Rates.csv", b"PK\x03\x04\x14\x00\x00\x00"), ("Rates.csv", "RT_1,0,0.1,60s,60s,0s\n\u00e9".encode("latin-1")),
+                          ("Destinations.csv", b"DST_1,10\x00\n")):
+        files = [("files", (p.name, content if p.name == name else p.read_bytes(), "text/csv"))
+                 for p in sorted(folder.glob("*.csv"))]
+        r = api.call("POST", "/v1/rate-decks", data={"format": "cgrates"}, files=files)
+        assert r.status_code == 422 and r.json()["file"] == name, r.text
+    assert api.call("GET", "/v1/rate-decks").json()["items"] == []
