@@ -151,6 +151,8 @@ def test_smaller_points(rt, api) -> None:
     org, pm, client = _funded(rt, api)
     missing = client.get(f"/admin/t/{org.tid}/no-such-page")
     assert missing.status_code == 404 and 'class="side"' in missing.text and "Communications Credits" in missing.text
+    elsewhere = client.get("/admin/no-such-page")  # outside the tenant's pages: still their menu
+    assert elsewhere.status_code == 404 and f"/admin/t/{org.tid}/billing" in elsewhere.text
     postpaid = client.get(f"/admin/t/{org.tid}/postpaid").text
     assert '<button type="submit" class="danger">Move to post-paid</button>' in postpaid
     assert "/v1/" not in client_for(rt).get("/admin/login").text

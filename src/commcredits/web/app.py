@@ -61,10 +61,11 @@ def _signed_in(request: Request) -> dict[str, Any]:
         session = current_session(request)
     except LoginRequired:
         return {}
-    tenant = re.match(rf"^{PREFIX}/t/([^/]+)/", request.url.path)
-    if tenant:
+    in_path = re.match(rf"^{PREFIX}/t/([^/]+)/", request.url.path)
+    tid = in_path.group(1) if in_path else session.principal.tenant_id  # a tenant admin's own menu elsewhere
+    if tid:
         try:
-            context = tenant_page(request, tenant.group(1), session).context("")
+            context = tenant_page(request, tid, session).context("")
             return {k: context[k] for k in ("me", "t", "base", "can", "active")}
         except (CommCreditsError, NoAccess):
             pass
