@@ -180,3 +180,62 @@ def test_emergency_calls_are_allowed_when_the_database_is_down(calls, rt) -> Non
     r = client.post("/v1/calls/authorize", json={**body, "callee": "+442079460000"},
                     headers={"Authorization": f"Bearer {calls.switch}"})
     assert r.status_code == 503 and r.json()["code"] == "unavailable"
+
+
+@pytest.mark.parametrize("field, value", [("started_at", "not-a-date"), ("started_at", "2026-13-45T99:00:00Z"),
+                                          ("call_type", 7), ("caller", "+1\x00"), ("reserve", "half")])
+def test_a_malformed_authorize_is_a_422_problem(calls, field, value) -> None:
+    tid, uid = calls.setup()
+    r = calls.authorize(tid, uid, "+442079460000", **{field: value})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "validation_error" and field in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [{"duration_seconds": 30, "ended_at": "yesterday"}, {"duration_seconds": "60"},
+                                  {"duration_seconds": 30.0}, {"duration_seconds": True}, {"duration_seconds": -1},
+                                  {}])
+def test_a_malformed_end_is_a_422_problem_and_settles_nothing(calls, body) -> None:
+    tid, uid = calls.setup()
+    calls.authorize(tid, uid, "+442079460000", call_id="m1")
+    r = calls.api.call("POST", "/v1/calls/m1/end", calls.switch, json=body)
+    assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
+    assert calls.balance(tid)["reserved"] == "0.13"  # the hold is still there: nothing settled
+    assert calls.end("m1", 30).json()["status"] == "charged"
+
+
+def test_an_emergency_call_is_allowed_whatever_else_is_wrong(calls) -> None:
+    tid, uid = calls.setup()
+    for extra in ({"started_at": "not-a-date"}, {"tenant_id": "no-such-tenant"}, {"call_type": "nonsense"},
+                  {"unexpected": 1}):
+        r = calls.authorize(tid, uid, "911", **extra)
+        assert r.status_code == 200 and (r.json()["decision"], r.json()["reason"]) == ("allow", "emergency"), r.text
+    bad_token = calls.api.call("POST", "/v1/calls/authorize", "not-a-token",
+                               json={"tenant_id": tid, "call_id": "e9", "call_type": "user_out", "callee": "112"})
+    assert bad_token.status_code == 200 and bad_token.json()["funding"] == "free"
+
+
+def test_a_repeated_end_with_another_duration_is_a_conflict(calls) -> None:
+    tid, uid = calls.setup()
+    calls.authorize(tid, uid, "+442079460000", call_id="r1")
+    first = calls.end("r1", 61).json()
+    assert first["status"] == "charged"
+    again = calls.end("r1", 61).json()
+    assert (again["status"], again["charge"], again["duration_seconds"]) == ("duplicate", first["charge"], 61)
+    other = calls.end("r1", 120)
+    assert other.status_code == 409 and other.json()["code"] == "end_conflict"
+    assert calls.balance(tid)["balance"] == "9.97"  # charged once
+
+
+def test_many_ends_and_authorizations_at_once_settle_each_call_once(calls) -> None:
+    """Concurrent requests are decided in shared batches: every call settles exactly once."""
+    tid, uid = calls.setup(funds="50.00")
+    ids = [f"b{i}" for i in range(40)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        allowed = list(pool.map(lambda c: calls.authorize(tid, uid, "+442079460000", call_id=c).json(), ids))
+        assert all(a["decision"] == "allow" for a in allowed)
+        ends = list(pool.map(lambda c: calls.end(c, 60).json(), ids + ids))
+    assert sorted(e["status"] for e in ends) == ["charged"] * 40 + ["duplicate"] * 40
+    view = calls.balance(tid)
+    assert (view["reserved"], view["balance"]) == ("0.00", "48.80")  # 40 one-minute calls, 0.025 -> 0.03 each
+    assert audit.audit(calls.api.rt)[1] == []
