@@ -40,6 +40,41 @@ def _row(r: Any) -> DeckRow:
                    {k: int(v) for k, v in json.loads(r[11]).items()}, json.loads(r[12]))
 
 
+CHUNK = 2_000  # items of a large list per JSON line of a stored document
+
+
+def encode_document(document: dict[str, Any]) -> str:
+    """A deck document as text: the first line the document with its large lists emptied
+    (and `"chunked": true`), then one JSON line per `CHUNK` items of each large list.
+
+    One `json.dumps` or `json.loads` of a 300,000-row deck (tens of MB) is a single C call
+    that holds the GIL for a second or more, stalling every request of the process (the
+    background rebuild of every server process decodes each new deck); line by line, each
+    call is short and request threads get their turn between them."""
+    head: dict[str, Any] = {}
+    lines: list[str] = []
+    for key, value in document.items():
+        if isinstance(value, list) and len(value) > CHUNK:
+            head[key] = []
+            lines.extend(json.dumps([key, value[i:i + CHUNK]], separators=(",", ":"))
+                         for i in range(0, len(value), CHUNK))
+        else:
+            head[key] = value
+    return "\n".join([json.dumps({**head, "chunked": True}, separators=(",", ":")), *lines])
+
+
+def decode_document(text: str) -> dict[str, Any]:
+    """`encode_document` reversed; a document stored whole (before chunking) reads as is."""
+    first, _, rest = text.partition("\n")
+    document: dict[str, Any] = json.loads(first)
+    if not document.pop("chunked", False):
+        return document
+    for line in rest.split("\n") if rest else ():
+        key, items = json.loads(line)
+        document[key].extend(items)
+    return document
+
+
 def insert(
     conn: Connection, *, name: str, format_: str, currency: str, rows: int,
     rating_keys: list[str], effective_from: datetime | None, now: datetime, document: dict[str, Any],
@@ -50,7 +85,7 @@ def insert(
         rate_decks.insert().values(
             name=name, format=format_, currency=currency, rows=rows,
             rating_keys=json.dumps(rating_keys), effective_from=effective_from, imported_at=now,
-            document=json.dumps(document, separators=(",", ":")), mode=mode,
+            document=encode_document(document), mode=mode,
             imported_by=imported_by, fallback_rating_key=fallback_rating_key,
             parents=json.dumps(parents or {}), stats=json.dumps(stats or {}),
         ).returning(rate_decks.c.id)
@@ -86,7 +121,7 @@ def documents(conn: Connection, ids: list[int] | None = None) -> list[tuple[int,
         if not ids:
             return []
         query = query.where(rate_decks.c.id.in_(ids))
-    return [(r[0], json.loads(r[1])) for r in conn.execute(query)]
+    return [(r[0], decode_document(r[1])) for r in conn.execute(query)]
 
 
 def summaries(conn: Connection) -> list[DeckRow]:

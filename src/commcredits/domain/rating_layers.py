@@ -16,6 +16,7 @@ it winning; `price_for` is the longest-prefix match of one number.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import timedelta
@@ -229,14 +230,19 @@ class Diff:
 
 
 def diff(old: RatingIndex, new: RatingIndex, keys: set[str], t: int, limit: int = 1_000) -> Diff:
-    """Prefixes of `keys` whose rate differs between two indexes at instant `t`."""
-    changes: list[Change] = []
+    """Prefixes of `keys` whose rate differs between two indexes at instant `t`.
+
+    No sort over a whole deck (one C call holding the GIL for a large one): the changes are
+    counted in dict order and only the first `limit` of each kind are picked and rendered."""
+    pending: dict[str, list[tuple[Line, str, Choice | None, Choice | None]]] = {
+        "added": [], "changed": [], "removed": []}
     counts: dict[str, dict[str, int]] = {}
-    lines = {ln for ln in (*old.lines, *new.lines) if ln[0] in keys}
-    for line in sorted(lines):
+    acts: dict[Line, tuple[Activation | None, Activation | None]] = {}
+    for line in {ln for ln in (*old.lines, *new.lines) if ln[0] in keys}:
         old_act, before = _table_at(old, line, t)
         new_act, after = _table_at(new, line, t)
-        for prefix in sorted(before.keys() | after.keys()):
+        acts[line] = (old_act, new_act)
+        for prefix in before.keys() | after.keys():
             a, b = before.get(prefix), after.get(prefix)
             if a is b:
                 continue
@@ -247,10 +253,14 @@ def diff(old: RatingIndex, new: RatingIndex, keys: set[str], t: int, limit: int 
             kind = "added" if not ca else "removed" if not cb else "changed"
             tally = counts.setdefault(line[1], {"added": 0, "changed": 0, "removed": 0})
             tally[kind] += 1
-            if sum(c[kind] for c in counts.values()) > limit:
-                continue
+            pending[kind].append((line, prefix, ca or None, cb or None))
+    changes = []
+    for items in pending.values():
+        for line, prefix, ca, cb in heapq.nsmallest(limit, items, key=lambda x: (x[0], x[1])):
+            old_act, new_act = acts[line]
             changes.append(Change(
                 line[1], line[2], prefix,
                 _row(old, line[1], prefix, ca, old_act) if ca and old_act else None,
                 _row(new, line[1], prefix, cb, new_act) if cb and new_act else None))
+    changes.sort(key=lambda c: (c.category, c.subject, c.prefix))
     return Diff(changes, counts)

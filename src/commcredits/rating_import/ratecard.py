@@ -18,6 +18,7 @@ Mapping onto the model (CGRateS-shaped, so one engine rates both formats):
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def load_ratecard(text: str | bytes, *, filename: str = "ratecard.csv",
 
 def _header_settings(text: str) -> dict[str, str]:
     settings: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in io.StringIO(text, newline=None):
         s = line.strip()
         if s and not s.startswith("#"):
             break

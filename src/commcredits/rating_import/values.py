@@ -9,6 +9,7 @@ error (and keeps the others in `.others`) and returns nothing partial.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -72,7 +73,10 @@ def as_text(data: str | bytes, file: str) -> str:
 
 def read_rows(text: str | bytes, file: str) -> Iterator[Row]:
     text = as_text(text, file)
-    for n, raw in enumerate(text.splitlines(), 1):
+    # line by line (universal newlines), not one splitlines() of a whole large upload: that
+    # is one C call holding the GIL while requests of the process wait
+    for n, line in enumerate(io.StringIO(text, newline=None), 1):
+        raw = line.rstrip("\n")
         s = raw.strip()
         if not s or s.startswith("#"):
             continue
