@@ -219,12 +219,22 @@ def test_velocity_guard_under_20_concurrent_settlements(rt, clock, deck) -> None
     for t in threads:
         t.join(120)
     assert errors == []
-    with read_tx(rt.engine) as conn:
-        attempts = conn.execute(select(payment_attempts.c.status, payment_attempts.c.error_code).where(
-            payment_attempts.c.tenant_id == tid, payment_attempts.c.kind == "auto_recharge")).all()
-    succeeded = [a for a in attempts if a.status == "succeeded"]
-    assert len(succeeded) == 3, attempts
-    assert [a.error_code for a in attempts if a.status == "failed"] == ["velocity_limit"]
+
+    def attempts() -> list:
+        with read_tx(rt.engine) as conn:
+            return conn.execute(select(payment_attempts.c.status, payment_attempts.c.error_code).where(
+                payment_attempts.c.tenant_id == tid, payment_attempts.c.kind == "auto_recharge")).all()
+
+    assert len([a for a in attempts() if a.status == "succeeded"]) <= 3  # however the 60 settlements interleaved
+    # Usually the wave itself trips the guard; when the machine serialised it so that a few
+    # recharges covered all 60 calls, more calls come one at a time until it trips.
+    for k in range(40):  # each recharge lifts the balance below 100.00; 10.60 a call
+        if recharge_settings.settings_view(rt, OPERATOR, tid)["status"] == "suspended":
+            break
+        _call(rt, tid, f"after-{k}", datetime(2026, 1, 20, 11, 0, tzinfo=UTC), 1800, ann)
+    succeeded = [a for a in attempts() if a.status == "succeeded"]
+    assert len(succeeded) == 3, attempts()
+    assert [a.error_code for a in attempts() if a.status == "failed"] == ["velocity_limit"]
     view = recharge_settings.settings_view(rt, OPERATOR, tid)
     assert view["status"] == "suspended" and view["last_attempt"]["error_code"] == "velocity_limit"
     told = _events(rt, tid, "auto_recharge_suspended")
