@@ -102,3 +102,18 @@ def test_strict_models_still_read_json_times_and_booleans(api) -> None:
     assert api.call("PUT", f"/v1/tenants/{tid}/auto-recharge", json={"enabled": False}).status_code == 200
     r = api.call("POST", "/v1/sandbox/clock", json={"advance": "PT1H"})
     assert r.status_code == 200, r.text
+
+
+def test_a_card_number_is_stored_nowhere(api, rt) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from commcredits.db.registry import metadata
+
+    tid = api.tenant()
+    number = "4000056655665556"  # a sandbox test card
+    pm = api.card(tid, number)
+    assert api.fund(tid, "50.00", pm).status_code == 201
+    with rt.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                assert number not in repr(tuple(row)) and number[-8:] not in repr(tuple(row)), table.name
