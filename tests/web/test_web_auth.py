@@ -320,3 +320,15 @@ def test_passwords_are_stored_as_argon2id_hashes(rt, monkeypatch) -> None:
         stored = conn.execute(select(user_passwords.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and "m=65536,t=3" in stored and PASSWORD not in stored
     assert login(client_for(rt), org.email("billing")).status_code == 303
+
+
+def test_absurd_login_fields_fail_like_any_wrong_password(rt) -> None:
+    make_org(rt, kinds=("billing",))
+    throttle(rt)
+    client = client_for(rt)
+    for email, password in (("a\x00b@example.com", "whatever password"), ("x" * 5000 + "@example.com", "pw"),
+                            ("ann@example.com", "p" * 20_000)):
+        r = login(client, email, password)
+        assert r.status_code == 401 and "not right" in r.text
+    r = login(client, "ann@example.com", "some password", tenant_id="t\x00" + "x" * 100)
+    assert r.status_code == 401 and "not right" in r.text

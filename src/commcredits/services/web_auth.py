@@ -78,6 +78,13 @@ def throttle_of(rt: Runtime) -> LoginThrottle:
     return throttle
 
 
+def _plausible(email: str, tenant_id: str | None, password: str) -> bool:
+    """Whether a login form's fields could name an account (PostgreSQL refuses NUL in text)."""
+    fields = (email, tenant_id or "")
+    return len(email) <= 254 and len(tenant_id or "") <= 64 and len(password) <= MAX_PASSWORD \
+        and not any("\x00" in f for f in fields)
+
+
 def _refuse_while_waiting(throttle: LoginThrottle, client: str, account: str | None) -> None:
     wait = throttle.wait_seconds(client, account)
     if wait:
@@ -158,8 +165,10 @@ def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = Non
     its cookie secret."""
     email, throttle = email.strip().lower(), throttle_of(rt)
     _refuse_while_waiting(throttle, client, email)
-    with read_tx(rt.engine) as conn:
-        rows = store.passwords_for_email(conn, email, tenant_id or None)
+    rows: list[store.PasswordRow] = []
+    if _plausible(email, tenant_id, password):  # else no account can match: not even a query
+        with read_tx(rt.engine) as conn:
+            rows = store.passwords_for_email(conn, email, tenant_id or None)
     if not rows:
         _verify(_dummy_hash(), password)
     matched = [row for row in rows if _verify(row.password_hash, password)]
