@@ -53,11 +53,14 @@ def parse_fraction_text(text: str) -> Fraction:
     return Fraction(text) if "/" in text else Fraction(Decimal(text))
 
 
+BLOCK = 2_000  # pairs per block at most, so a stored document splits into short lines
+
+
 def _dr_blocks(drs: tuple[DestinationRate, ...]) -> list[list[Any]]:
     blocks: list[list[Any]] = []
     for dr in drs:
         head = [dr.id, dr.rounding, dr.decimals, dr.max_cost_micros, dr.max_cost_strategy]
-        if blocks and blocks[-1][:5] == head:
+        if blocks and blocks[-1][:5] == head and len(blocks[-1][5]) < BLOCK:
             blocks[-1][5].append([dr.destination_id, dr.rate_id])
         else:
             blocks.append([*head, [[dr.destination_id, dr.rate_id]]])

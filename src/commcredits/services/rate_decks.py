@@ -35,7 +35,7 @@ from ..rating_import import deck_to_json
 from .funds import iso
 from .principal import Principal, require_operator
 from .rating import parse_deck
-from .rating_live import live_index
+from .rating_live import gc_paused, live_index
 from .runtime import Runtime
 from .tenant_rates import rate_text
 
@@ -58,6 +58,19 @@ def import_files(
 ) -> dict[str, Any]:
     """Parse, check and (unless a dry run) store an upload; see the module docstring."""
     require_operator(who)
+    with gc_paused():  # a large deck must not stall the process's requests (rating_live)
+        return _import_files(
+            rt, who, format_=format_, files=files, mode=mode, dry_run=dry_run, force=force,
+            currency=currency, rounding=rounding, decimals=decimals, rating_key=rating_key,
+            name=name, fallback_rating_key=fallback_rating_key, by=by)
+
+
+def _import_files(
+    rt: Runtime, who: Principal, *, format_: str, files: Mapping[str, bytes], mode: str,
+    dry_run: bool, force: bool, currency: str | None, rounding: str | None,
+    decimals: int | None, rating_key: str | None, name: str | None,
+    fallback_rating_key: str | None, by: str | None,
+) -> dict[str, Any]:
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {', '.join(MODES)}")
     if fallback_rating_key is not None and format_ != "ratecard":
