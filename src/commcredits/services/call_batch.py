@@ -42,9 +42,9 @@ from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..domain.reservations import next_grant
 from ..errors import CommCreditsError, Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from . import charging
-from .call_control import AuthorizeRequest, EndRequest, ExtendRequest, answer
+from .call_control import AuthorizeRequest, EndRequest, ExtendRequest, RecordsRequest, answer
 from .call_desk import Job
-from .call_records import CallRecord
+from .call_records import CallRecord, Rejected
 from .funds import iso
 from .rating import rating_index
 from .runtime import Runtime
@@ -80,21 +80,25 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
     batch = _Batch(rt, conn, rating_index(rt), now)
     results: list[Any] = [None] * len(jobs)
     who = _principals(conn, [j.bearer for j in jobs])
-    rows = _reservations(conn, [j.request.call_id for j in jobs])
+    rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
     tenant_ids: set[str] = set()
     for i, job in enumerate(jobs):
+        if isinstance(job.request, RecordsRequest):
+            tenant_ids.update(r.tenant_id for r in job.request.records if isinstance(r, CallRecord))
+            continue
         try:
             tenant_ids.add(_tenant_of(job, who.get(job.bearer or ""), rows))
         except CommCreditsError as exc:
             results[i] = exc
     locked = usage.lock_tenants(conn, tenant_ids)
     if conn.dialect.name != "sqlite":  # re-read under the locks: another process may have settled
-        rows = _reservations(conn, [j.request.call_id for j in jobs])
-    changed = _settle(batch, jobs, results, rows, locked)
+        rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
+    changed = _charge_records(batch, jobs, results)
+    changed += _settle(batch, jobs, results, rows, locked)
     _load_accounts(batch, locked, jobs, rows)
     answered: dict[str, dict[str, Any]] = {}
     for i, job in enumerate(jobs):
-        if results[i] is not None or job.kind == "end":
+        if results[i] is not None or job.kind in ("end", "records"):
             continue
         try:
             if job.kind == "authorize":
@@ -186,8 +190,10 @@ def _load_accounts(batch: _Batch, locked: dict[str, Tenant], jobs: Sequence[Job]
     holders: set[str] = set()
     for job in jobs:
         req = job.request
+        if isinstance(req, EndRequest | RecordsRequest):
+            continue
         source = req if isinstance(req, AuthorizeRequest) else rows.get(req.call_id)
-        if source is None or isinstance(req, EndRequest):
+        if source is None:
             continue
         get = (lambda k, s=source: getattr(s, k)) if isinstance(source, AuthorizeRequest) else source.get
         holder = get("organizer_id") if get("call_type") == "conf_out" else get("user_id")
@@ -196,7 +202,37 @@ def _load_accounts(batch: _Batch, locked: dict[str, Tenant], jobs: Sequence[Job]
     batch.people = usage.users_by_id(conn, holders) if holders else {}
 
 
-# ---------------------------------------------------------------- settlement (end)
+# ---------------------------------------------------------------- call records and settlement (end)
+
+
+def _charge_records(batch: _Batch, jobs: Sequence[Job], results: list[Any]) -> list[str]:
+    """Charge the call records of every `records` request of the batch in one pass of the
+    charging core (a record repeated across requests is charged once, then a duplicate)."""
+    spans: list[tuple[int, int, int]] = []  # job index, first outcome, end
+    outcomes: list[charging.Outcome] = []
+    by_tenant: charging.Items = defaultdict(list)
+    for i, job in enumerate(jobs):
+        if not isinstance(job.request, RecordsRequest):
+            continue
+        start, only = len(outcomes), job.request.only_tenant
+        for rec in job.request.records:
+            n = len(outcomes)
+            if isinstance(rec, Rejected):
+                outcomes.append(charging.rejected(rec.id, rec.code, rec.detail))
+            elif only and rec.tenant_id != only:
+                outcomes.append(charging.rejected(rec.id, "forbidden",
+                                                  "this switch token may only post its own tenant's records"))
+            else:
+                outcomes.append(charging.NOT_YET)
+                by_tenant[rec.tenant_id].append((n, rec))
+        spans.append((i, start, len(outcomes)))
+    if not spans:
+        return []
+    recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now) if by_tenant else []
+    for i, start, end in spans:
+        results[i] = outcomes[start:end]
+    return recharge
+
 
 
 def _settle(batch: _Batch, jobs: Sequence[Job], results: list[Any], rows: dict[str, dict[str, Any]],

@@ -7,9 +7,10 @@ core as call records (the call id is the record id) and releases the hold, in ON
 transaction. Every call is described once by the call descriptor
 (`domain/call_descriptor.py`), so authorize, extend, end and call records agree on who pays.
 
-All three go through the call desk (`call_desk.py`): requests queue, and a batch of them is
-decided and committed in one transaction before any of them is answered (group commit);
-the decisions are in `call_batch.py`. They are idempotent on the call id: authorize again
+All three, and the call records the switch posts (`POST /v1/cdrs`), go through the call
+desk (`call_desk.py`): requests queue, and a batch of them is decided and committed in one
+transaction before any of them is answered (group commit); the decisions are in
+`call_batch.py`. They are idempotent on the call id: authorize again
 answers the first answer; end again with the same duration answers the first settlement,
 with another duration `409 end_conflict`. A hold the switch never settles expires
 (`expire_reservations`, run by the jobs).
@@ -22,6 +23,7 @@ cannot be reached the API answers 503 and the switch must deny the call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +34,7 @@ from ..db import tenants as tenant_db
 from ..db.engine import read_tx, write_tx
 from ..domain.numbers import InvalidNumber, is_emergency, parse_number
 from .call_desk import Job, desk_of
+from .call_records import CallRecord, Rejected
 from .runtime import Runtime
 
 EMERGENCY_EVERYWHERE = frozenset({"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"})
@@ -63,8 +66,17 @@ class EndRequest:
     ended_at: datetime | None = None
 
 
-Request = AuthorizeRequest | ExtendRequest | EndRequest
-_KINDS = {AuthorizeRequest: "authorize", ExtendRequest: "extend", EndRequest: "end"}
+@dataclass(frozen=True, slots=True)
+class RecordsRequest:
+    """Call records to charge (`POST /v1/cdrs`), checked already; the caller is authorized by
+    the API (a switch token bound to one tenant passes `only_tenant`)."""
+
+    records: Sequence[CallRecord | Rejected]
+    only_tenant: str | None = None
+
+
+Request = AuthorizeRequest | ExtendRequest | EndRequest | RecordsRequest
+_KINDS = {AuthorizeRequest: "authorize", ExtendRequest: "extend", EndRequest: "end", RecordsRequest: "records"}
 
 
 def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[dict[str, Any]]:

@@ -163,6 +163,11 @@ def charge_parsed(
 NOT_YET = Outcome("", "rejected", error={"code": "internal", "detail": "not charged"})
 
 
+def rejected(record_id: str, code: str, detail: str) -> Outcome:
+    """The outcome of a record that is not charged."""
+    return Outcome(record_id, "rejected", error={"code": code, "detail": detail})
+
+
 def _reject(record_id: str, code: str, detail: str) -> Outcome:
     return Outcome(record_id, "rejected", error={"code": code, "detail": detail})
 
