@@ -17,7 +17,8 @@ router = APIRouter()
 
 class PasswordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    password: str = Field(description=f"{web_auth.MIN_PASSWORD} to {web_auth.MAX_PASSWORD} characters")
+    password: str = Field(max_length=web_auth.MAX_PASSWORD,
+                          description=f"{web_auth.MIN_PASSWORD} to {web_auth.MAX_PASSWORD} characters")
 
 
 @router.put("/v1/tenants/{tid}/users/{uid}/password", status_code=204, tags=["web login"])
