@@ -164,7 +164,8 @@ def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = Non
     """Check an e-mail and password from `client` (an IP address); open a session and return
     its cookie secret."""
     email, throttle = email.strip().lower(), throttle_of(rt)
-    _refuse_while_waiting(throttle, client, email)
+    account = email[:320]  # the throttle's key: bounded, whatever was typed
+    _refuse_while_waiting(throttle, client, account)
     rows: list[store.PasswordRow] = []
     if _plausible(email, tenant_id, password):  # else no account can match: not even a query
         with read_tx(rt.engine) as conn:
@@ -173,9 +174,9 @@ def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = Non
         _verify(_dummy_hash(), password)
     matched = [row for row in rows if _verify(row.password_hash, password)]
     if not matched:
-        throttle.failed(client, email)
+        throttle.failed(client, account)
         raise LoginFailed("the e-mail address or the password is not right")
-    throttle.succeeded(email)
+    throttle.succeeded(account)
     with write_tx(rt.engine) as conn:
         for row in matched:
             rehash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
