@@ -72,7 +72,7 @@ def test_csv_file_is_charged_once_and_rejects_carry_line_numbers(engine, cli, tm
 def test_malformed_lines_cost_nothing_valid_in_their_batch(engine, cli, tmp_path) -> None:
     world = make_world(engine)
     good = {"tenant_id": world.tenants[0], "call_type": "user_out", "caller": "+12025550100",
-            "callee": "+442079460000", "started_at": "2026-01-20T15:00:00Z", "duration_seconds": 61,
+            "callee": "+442079460000", "started_at": "2026-01-14T15:00:00Z", "duration_seconds": 61,
             "user_id": world.users[world.tenants[0]][0]}
     path = tmp_path / "calls.jsonl"
     path.write_bytes(b"\n".join([
@@ -90,7 +90,7 @@ def test_malformed_lines_cost_nothing_valid_in_their_batch(engine, cli, tmp_path
 def test_csv_rows_that_are_not_text_or_not_rows_are_rejects(engine, cli, tmp_path) -> None:
     world = make_world(engine)
     tid, uid = world.tenants[0], world.users[world.tenants[0]][0]
-    row = f"{tid},user_out,+442079460000,2026-01-20T15:00:00Z,61,{uid}"
+    row = f"{tid},user_out,+442079460000,2026-01-14T15:00:00Z,61,{uid}"
     path = tmp_path / "calls.csv"
     path.write_bytes(b"\n".join([
         b"id,tenant_id,call_type,callee,started_at,duration_seconds,user_id",

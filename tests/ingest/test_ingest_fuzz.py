@@ -93,7 +93,7 @@ _ids = itertools.count()
 def _record(world, kind: int) -> dict[str, object]:
     tid = world.tenants[0]
     return {"id": f"fz-{next(_ids)}", "tenant_id": tid, "call_type": "user_out", "caller": "+12025550100",
-            "callee": ("+442079460000", "+12025550123", "+999")[kind % 3], "started_at": "2026-01-20T15:00:00Z",
+            "callee": ("+442079460000", "+12025550123", "+999")[kind % 3], "started_at": "2026-01-14T15:00:00Z",
             "duration_seconds": 30 + kind, "user_id": world.users[tid][0]}
 
 

@@ -30,7 +30,7 @@ HEADER = "id,tenant_id,call_type,caller,callee,started_at,duration_seconds,user_
 def _good(world, rid: str) -> dict[str, object]:
     tid = world.tenants[0]
     return {"id": rid, "tenant_id": tid, "call_type": "user_out", "caller": "+12025550100",
-            "callee": "+442079460000", "started_at": "2026-01-20T15:00:00Z", "duration_seconds": 61,
+            "callee": "+442079460000", "started_at": "2026-01-14T15:00:00Z", "duration_seconds": 61,
             "user_id": world.users[tid][0]}
 
 

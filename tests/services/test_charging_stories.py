@@ -17,7 +17,7 @@ from commcredits.services import balances, funds, payment_methods, rating, subsc
 from commcredits.services.charging import charge_records
 from commcredits.services.principal import OPERATOR
 
-CALL_AT = "2026-01-20T15:00:00Z"
+CALL_AT = "2026-01-14T15:00:00Z"
 
 
 @pytest.fixture
@@ -185,6 +185,7 @@ def test_month_rollover_in_the_tenants_time_zone(world, rt) -> None:
     tid = world.tenant(tz="America/Los_Angeles", products={"domestic_calling_plan": 1})
     ann = world.user(tid, ["domestic_calling_plan", "communications_credits"])
     world.fund(tid)
+    rt.clock.set(datetime(2026, 3, 2, tzinfo=UTC))  # the calls below happened: none is in the future
     # 23:30 on 28 Feb in Los Angeles is already March in UTC; the pool is February's
     assert world.call(tid, "+12025550123", 180, user=ann, at="2026-03-01T07:30:00Z")["funding"] == "pool"
     assert world.call(tid, "+12025550123", 60, user=ann, at="2026-03-01T07:45:00Z")["funding"] == "credits"

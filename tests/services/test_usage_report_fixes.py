@@ -66,8 +66,6 @@ def test_totals_reconcile_with_the_journal(rt, tenant) -> None:
     assert sum(float(i["Charge"]) * 100 for i in page["items"]) == pytest.approx(249)
 
 
-@pytest.mark.xfail(strict=True, reason="charging still writes connect_fee 0 (services/charging.py _apply); "
-                                        "the fix is in /work/notes/issue-13.md: remove this mark with it")
 def test_connection_fee_column_shows_the_fee(rt, tenant) -> None:
     tid, uid = tenant
     _charge(rt, tid, uid, "premium", "+19002001234", 60)

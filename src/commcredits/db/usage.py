@@ -234,6 +234,18 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
              f"VALUES ({', '.join(['?'] * len(RECORD_COLUMNS))})", fixed)
 
 
+def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
+    """The tenants' `balance_low` thresholds (spend controls), where set."""
+    raw = Raw(conn)
+    found: dict[str, int] = {}
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        found.update((t, int(v)) for t, v in raw.rows(
+            f"SELECT tenant_id, low_balance_threshold FROM spend_controls WHERE {cond} "
+            "AND low_balance_threshold IS NOT NULL", params))
+    return found
+
+
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of the tenants have auto-recharge settings (only those need the check after a
     charge; for the others it would do nothing)."""

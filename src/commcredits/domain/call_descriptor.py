@@ -23,7 +23,7 @@ from datetime import datetime
 
 from .funding import LICENSE, CallFacts, Route, route_call
 from .numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
-from .rating import RatingIndex, max_seconds_for, price_call
+from .rating import RatedCall, RatingIndex, max_seconds_for, price_call
 
 NO_LICENSES: frozenset[str] = frozenset()
 
@@ -86,11 +86,15 @@ class CallDescriptor:
         """Credits would have to pay and the holder may not draw on them."""
         return self.funding_mode == "prepaid" and not self.licensed
 
-    def price(self, index: RatingIndex, seconds: int) -> int:
-        """The price in micros of `seconds` of this call (raises NoRate)."""
+    def rated(self, index: RatingIndex, seconds: int) -> RatedCall:
+        """`seconds` of this call priced in full: charge, connection fee, spans (raises NoRate)."""
         return price_call(index, rating_key=self.tenant.rating_key, category=self.route.category or "",
                           subject=self.tenant.id, number=self.route.rate_number, started_at=self.started_at,
-                          duration_s=seconds, currency=self.tenant.currency).charge_micros
+                          duration_s=seconds, currency=self.tenant.currency)
+
+    def price(self, index: RatingIndex, seconds: int) -> int:
+        """The price in micros of `seconds` of this call (raises NoRate)."""
+        return self.rated(index, seconds).charge_micros
 
     def pricer(self, index: RatingIndex) -> Callable[[int], int]:
         return lambda seconds: self.price(index, seconds)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,14 +40,16 @@ from ..domain.plans import Allowances, PoolKey, pool_sizes
 from ..domain.purchases import TenantFacts, purchase_refusal
 from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..domain.reservations import next_grant
+from ..domain.spend_controls import SpendControls, effective_policy, policy_blocks
 from ..errors import CommCreditsError, Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
-from . import charging
+from . import alerts, charging
 from .call_control import AuthorizeRequest, EndRequest, ExtendRequest, RecordsRequest, answer
 from .call_desk import Job
 from .call_records import CallRecord, Rejected
 from .funds import iso
 from .rating import rating_index
 from .runtime import Runtime
+from .spend_controls import exhausted_cap, room_left
 
 POOL_CHUNK_MINUTES = 5
 
@@ -62,6 +64,9 @@ class _Account:
     reserved_delta: int = 0
     products: frozenset[str] = frozenset()
     pools: dict[str, Any] = field(default_factory=dict)  # period -> (sizes, used, held)
+    controls: SpendControls = field(default_factory=SpendControls)
+    room: dict[str | None, int | None] = field(default_factory=dict)  # holder -> cap room (before holds)
+    user_held: dict[str, int] = field(default_factory=dict)  # holder -> money held by their calls
 
 
 @dataclass
@@ -72,6 +77,7 @@ class _Batch:
     now: datetime
     accounts: dict[str, _Account] = field(default_factory=dict)
     people: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)  # user id -> own dial-out policy
     new_holds: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -200,6 +206,22 @@ def _load_accounts(batch: _Batch, locked: dict[str, Tenant], jobs: Sequence[Job]
         if holder:
             holders.add(holder)
     batch.people = usage.users_by_id(conn, holders) if holders else {}
+    _load_controls(batch, raw, wanted, holders)
+
+
+def _load_controls(batch: _Batch, raw: Raw, tenant_ids: set[str], holders: set[str]) -> None:
+    """Spend controls of the batch's tenants and the holders' own dial-out policies."""
+    names = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
+             "max_auto_recharges_per_day")
+    for chunk in raw.chunks(tenant_ids):
+        cond, params = raw.among("tenant_id", chunk)
+        for tid, *values in raw.rows(f"SELECT tenant_id, {', '.join(names)} FROM spend_controls WHERE {cond}",
+                                     params):
+            batch.accounts[tid].controls = SpendControls(**dict(zip(names, values, strict=True)))
+    for chunk in raw.chunks(holders):
+        cond, params = raw.among("user_id", chunk)
+        batch.policies.update(raw.rows(f"SELECT user_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}",
+                                       params))
 
 
 # ---------------------------------------------------------------- call records and settlement (end)
@@ -260,7 +282,7 @@ def _settle(batch: _Batch, jobs: Sequence[Job], results: list[Any], rows: dict[s
         for n, (_, rec) in enumerate(records):
             by_tenant[rec.tenant_id].append((n, rec))
         outcomes: list[charging.Outcome] = [charging.NOT_YET] * len(records)
-        recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now)
+        recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True)
         for (i, _), body in zip(records, _release(batch, records, outcomes, rows, locked), strict=True):
             results[i] = body
     for i, job in enumerate(jobs):  # repeated ends, in this batch or after an earlier one
@@ -342,18 +364,20 @@ def _authorize(batch: _Batch, req: AuthorizeRequest, rows: dict[str, dict[str, A
     started = req.started_at or batch.now
     holder = req.organizer_id if req.call_type == "conf_out" else req.user_id
     call = _describe(batch, account, req.call_type, req.callee, holder, started)
-    (body, row), hold = _decide(batch, account, call, req.call_id, req.reserve_full)
+    (body, row), hold = _decide(batch, account, call, holder, req.call_id, req.reserve_full)
     row.update(call_id=req.call_id, tenant_id=req.tenant_id, started_at=started, created_at=batch.now,
                call_type=req.call_type, caller=req.caller, callee=req.callee, user_id=req.user_id,
                organizer_id=req.organizer_id, answer=json.dumps(body))
     batch.new_holds.append(row)
     account.available -= hold
     account.reserved_delta += hold
+    if holder and hold:
+        account.user_held[holder] = account.user_held.get(holder, 0) + hold
     answered[req.call_id] = body
     return body
 
 
-def _decide(batch: _Batch, account: _Account, call: CallDescriptor, call_id: str, full: bool
+def _decide(batch: _Batch, account: _Account, call: CallDescriptor, holder: str | None, call_id: str, full: bool
             ) -> tuple[tuple[dict[str, Any], dict[str, Any]], int]:
     """(answer, reservation row) and the money held, for a new call."""
     settings, tenant, now = batch.rt.settings, account.tenant, batch.now
@@ -380,6 +404,8 @@ def _decide(batch: _Batch, account: _Account, call: CallDescriptor, call_id: str
 
     if call.free:
         return done(allow(call.route.reason, "free", None))
+    if _blocked(batch, account, call, holder):  # before any money is looked at
+        return deny("policy_blocked")
     try:
         call.price(batch.index, 0)
     except NoRate:
@@ -399,7 +425,10 @@ def _decide(batch: _Batch, account: _Account, call: CallDescriptor, call_id: str
         return done(allow("postpaid", "postpaid", None))
     if tenant.billing_mode == "migrating" and account.available <= 0:
         return done(allow("postpaid", "postpaid", None))
-    grant = next_grant(granted_s=0, held=0, available=account.available, chunk_s=settings.call_chunk_seconds,
+    spendable = _under_caps(batch, account, holder, account.available)
+    if spendable is None:
+        return deny("spend_cap_reached")
+    grant = next_grant(granted_s=0, held=0, available=spendable, chunk_s=settings.call_chunk_seconds,
                        full=full, limit_s=settings.call_max_seconds,
                        longest=lambda budget, upto: call.longest(batch.index, budget, upto=upto,
                                                                  limit=settings.call_max_seconds),
@@ -412,6 +441,56 @@ def _decide(batch: _Batch, account: _Account, call: CallDescriptor, call_id: str
     if grant.seconds == 0:
         return done(allow("credits", "credits", None))
     return done(allow("credits", "credits", grant.seconds, grant.hold), grant.hold)
+
+
+def _blocked(batch: _Batch, account: _Account, call: CallDescriptor, holder: str | None) -> bool:
+    """Whether the dial-out policy in force (the holder's own, else the tenant's) blocks the call."""
+    policy = effective_policy(account.controls.dial_out_policy, batch.policies.get(holder or ""))
+    number_type = call.callee.number_type if call.callee else "emergency"
+    return policy_blocks(policy, call_type=call.call_type, domestic=call.route.domestic, number_type=number_type,
+                         emergency=False)
+
+
+def _under_caps(batch: _Batch, account: _Account, holder: str | None, available: int) -> int | None:
+    """What a credit-funded call may spend: the available balance, lowered to what the spend
+    caps leave after what calls in progress hold (the tenant's calls for its daily and monthly
+    caps, the holder's for the per-user cap); None when a cap is used up (the admins are told
+    once per period)."""
+    controls, tenant = account.controls, account.tenant
+    tenant_caps = controls.daily_limit is not None or controls.monthly_limit is not None
+    user_cap = controls.user_daily_limit is not None and holder is not None
+    if not tenant_caps and not user_cap:
+        return available
+    if holder not in account.room:  # what the caps leave before holds, once per batch
+        if tenant_caps and None not in account.room:
+            account.room[None] = room_left(batch.conn, tenant, replace(controls, user_daily_limit=None), batch.now,
+                                           None)
+        if user_cap and holder is not None:
+            account.room[holder] = room_left(batch.conn, tenant, replace(controls, daily_limit=None,
+                                                                         monthly_limit=None), batch.now, holder)
+            account.user_held[holder] = account.user_held.get(holder, 0) + _held_by(batch, tenant.id, holder)
+    lefts = []
+    if tenant_caps:
+        lefts.append(int(account.room[None] or 0) - (tenant.reserved + account.reserved_delta))
+    if user_cap and holder is not None:
+        lefts.append(int(account.room[holder] or 0) - account.user_held.get(holder, 0))
+    left = min(lefts)
+    if left <= 0:
+        held = tenant.reserved + account.reserved_delta
+        hit = exhausted_cap(batch.conn, tenant, controls, batch.now, holder, held=held)
+        if hit is not None:
+            alerts.notify_cap_reached(batch.conn, tenant, hit.period_key, cap=hit.cap, limit=hit.limit,
+                                      spent=hit.spent, now=batch.now,
+                                      user_id=holder if hit.cap == "user_daily_limit" else None)
+        return None
+    return min(available, left)
+
+
+def _held_by(batch: _Batch, tenant_id: str, holder: str) -> int:
+    rows = Raw(batch.conn).rows("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE tenant_id = ? "
+                                "AND status = 'active' AND (user_id = ? OR organizer_id = ?)",
+                                (tenant_id, holder, holder))
+    return int(rows[0][0])
 
 
 def _pools(batch: _Batch, account: _Account, period: str) -> tuple[dict[PoolKey, int], dict[Any, int], dict[Any, int]]:
@@ -456,7 +535,8 @@ def _extend(batch: _Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) 
     settings = batch.rt.settings
     holder = row["organizer_id"] if row["call_type"] == "conf_out" else row["user_id"]
     call = _describe(batch, account, row["call_type"], row["callee"], holder, row["started_at"])
-    grant = next_grant(granted_s=row["granted_s"], held=row["amount"], available=account.available,
+    spendable = _under_caps(batch, account, holder, account.available)
+    grant = next_grant(granted_s=row["granted_s"], held=row["amount"], available=spendable or 0,
                        chunk_s=settings.call_chunk_seconds, full=req.reserve_full, limit_s=settings.call_max_seconds,
                        longest=lambda budget, upto: call.longest(batch.index, budget, upto=upto,
                                                                  limit=settings.call_max_seconds),
@@ -470,6 +550,8 @@ def _extend(batch: _Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) 
             (hold, granted, raw.instant(expires), req.call_id))
     account.available -= delta
     account.reserved_delta += delta
+    if holder and delta:
+        account.user_held[holder] = account.user_held.get(holder, 0) + delta
     row.update(granted_s=granted, amount=hold, expires_at=expires)
     return answer(req.call_id, "allow", "credits" if grant else "limit_reached", granted, row["funding"],
                   {"id": row["id"], "amount": format_micros(hold, minor_units(currency)), "expires_at": iso(expires)},

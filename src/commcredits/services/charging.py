@@ -37,7 +37,10 @@ from ..domain.lots import Lot, balance, plan_draw
 from ..domain.money import format_micros, minor_units
 from ..domain.plans import Allowances, PoolKey, pool_sizes, threshold_crossed
 from ..domain.rating import NoRate, RatingError, RatingIndex
+from ..domain.spend_controls import balance_crossings as crossings
+from ..domain.spend_controls import implausible
 from ..notify.outbox import enqueue
+from . import alerts
 from .call_records import CallRecord, Rejected, parse_record
 from .rating import rating_index
 from .runtime import Runtime
@@ -118,6 +121,7 @@ class _Book:
     credits: int = 0
     switched_to_postpaid: bool = False
     terms: TenantTerms | None = None
+    low_threshold: int | None = None
 
     def __post_init__(self) -> None:
         t = self.tenant
@@ -173,9 +177,12 @@ def _reject(record_id: str, code: str, detail: str) -> Outcome:
 
 
 def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
-              now: datetime) -> list[str]:
+              now: datetime, *, settlements: bool = False) -> list[str]:
     """Decide and write the whole batch inside the caller's transaction (call records, or the
-    call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check."""
+    call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check.
+
+    `settlements` are ends of calls authorized before: their start and length were accepted
+    then, so they are not refused as implausible (a call is never dropped)."""
     found = usage.lock_tenants(conn, by_tenant)
     books = _load(conn, found, by_tenant, now)
     records = [r for items in by_tenant.values() for _, r in items]
@@ -185,7 +192,8 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     for tenant_id, items in by_tenant.items():
         book = books.get(tenant_id)
         for i, rec in items:
-            outcomes[i] = (_charge_one(index, book, rec, stored, seen, people) if book is not None else
+            outcomes[i] = (_charge_one(index, book, rec, stored, seen, people, None if settlements else now)
+                           if book is not None else
                            _reject(rec.id, "unknown_tenant", f"tenant {tenant_id} not found"))
     _write(conn, list(books.values()), now)
     paying = [b.tenant.id for b in books.values() if b.credits > 0]
@@ -202,19 +210,20 @@ def _load(conn: Connection, found: dict[str, Tenant], by_tenant: Items, now: dat
     holders = usage.license_holders_of_tenants(conn, ids)
     allowances = Allowances(usage.allowances(conn))
     lots = ledger.usable_lots_of_tenants(conn, ids)
+    thresholds = usage.low_balance_thresholds(conn, ids)
     books: dict[str, _Book] = {}
     for tid in ids:
         tenant, owned = found[tid], quantities.get(tid, {})
         before = dict(used.get(tid, {}))
         books[tid] = _Book(tenant, months[tid], frozenset(p for p, q in owned.items() if q > 0),
                            pool_sizes(holders.get(tid, []), owned, allowances), before, dict(before),
-                           lots[tid], balance(lots[tid], tenant.deficit, now))
+                           lots[tid], balance(lots[tid], tenant.deficit, now), low_threshold=thresholds.get(tid))
     return books
 
 
 def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[str, dict[str, Any]],
-                seen: dict[str, tuple[str, Outcome]], people: dict[str, tuple[str, str, frozenset[str]]]
-                ) -> Outcome:
+                seen: dict[str, tuple[str, Outcome]], people: dict[str, tuple[str, str, frozenset[str]]],
+                now: datetime | None) -> Outcome:
     tenant = book.tenant
     if rec.id in stored:
         row = stored[rec.id]
@@ -224,6 +233,9 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
     if rec.id in seen:  # repeated within this batch
         owner, first = seen[rec.id]
         return _duplicate(rec.id, owner, tenant, first)
+    if now is not None and (code := implausible(rec.started_at, rec.duration_s, now)):
+        return _reject(rec.id, code, "the call starts more than 5 minutes after the service's clock"
+                       if code == "invalid_time" else "the call lasts more than 24 hours")
     holder_id = rec.organizer_id if rec.call_type == "conf_out" else rec.user_id
     holder = None
     if holder_id:
@@ -239,6 +251,8 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
         left = {k: book.sizes.get(k, 0) - book.used.get((period, k), 0) for k in call.route.pools}
         split = split_call(call.route, rec.duration_s, left, call.pricer(index), billing_mode=call.funding_mode,
                            spendable=book.spendable)
+        # the connection fee is part of the charge when the call was charged from its first second
+        fee = call.rated(index, rec.duration_s).connect_fee_micros if split.charge and not split.covered_s else 0
     except CallRefused as exc:
         return _reject(rec.id, exc.code, exc.detail)
     except NoRate as exc:
@@ -250,7 +264,7 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
     if split.credits and call.license_missing:
         who = "the meeting organizer" if rec.call_type == "conf_out" else "the user"
         return _reject(rec.id, "license_required", f"{who} holds no {LICENSE} license for a call beyond the plans")
-    _apply(book, rec, call, split, period)
+    _apply(book, rec, call, split, period, fee)
     outcome = Outcome(rec.id, "charged", split.charge, split.funding, split.capability, split.pool_minutes,
                       tenant.currency)
     seen[rec.id] = (tenant.id, outcome)
@@ -264,7 +278,7 @@ def _duplicate(record_id: str, owner: str, tenant: Tenant, first: Outcome) -> Ou
                    first.currency)
 
 
-def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, period: str) -> None:
+def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, period: str, fee: int) -> None:
     for draw in split.draws:
         slot = (period, draw.key)
         book.used[slot] = book.used.get(slot, 0) + draw.minutes
@@ -278,7 +292,7 @@ def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, per
         rec.caller, callee.e164 if callee else rec.callee, callee.country if callee else None,
         callee.number_type if callee else "emergency", int(route.domestic), rec.started_at, rec.duration_s,
         route.category, split.funding, split.capability, split.pool_minutes, split.charge, split.credits,
-        split.postpaid, 0, book.tenant.currency, None))
+        split.postpaid, fee, book.tenant.currency, None))
 
 
 def _write(conn: Connection, books: list[_Book], now: datetime) -> None:
@@ -309,10 +323,8 @@ def _usage_entry(conn: Connection, book: _Book, now: datetime) -> ledger.BatchEn
     takes, shortfall = plan_draw(book.lots, book.credits, now)
     entry = usage_entry(takes, shortfall, reference=f"usage: {len(book.rows)} call(s) from record {first}")
     after = before + entry.balance_change
-    if before > 0 >= after:
-        enqueue(conn, tenant_id=tenant.id, event="balance_depleted", now=now, payload={
-            "tenant_name": tenant.name, "currency": tenant.currency,
-            "balance": format_micros(after, minor_units(tenant.currency))})
+    if crossings(before, after, book.low_threshold):  # balance_low, balance_depleted: once per crossing
+        alerts.balance_crossings(conn, tenant, before, after, now, cause="usage")
     return ledger.BatchEntry(tenant.id, entry, after, f"cdr-batch:{first}")
 
 
