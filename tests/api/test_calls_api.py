@@ -239,3 +239,32 @@ def test_many_ends_and_authorizations_at_once_settle_each_call_once(calls) -> No
     view = calls.balance(tid)
     assert (view["reserved"], view["balance"]) == ("0.00", "48.80")  # 40 one-minute calls, 0.025 -> 0.03 each
     assert audit.audit(calls.api.rt)[1] == []
+
+
+def test_dial_out_policies_deny_at_authorize_before_any_money_is_held(calls, api) -> None:
+    tid, uid = calls.setup()
+    api.call("PUT", f"/v1/tenants/{tid}/spend-controls", json={"dial_out_policy": "domestic_only"})
+    r = calls.authorize(tid, uid, "+442079460000").json()  # international from a US user
+    assert (r["decision"], r["reason"], r["reservation"]) == ("deny", "policy_blocked", None)
+    assert calls.authorize(tid, uid, "+12025550123").json()["decision"] == "allow"  # domestic
+    assert calls.authorize(tid, uid, "911").json()["reason"] == "emergency"  # never blocked
+    api.call("PATCH", f"/v1/tenants/{tid}/users/{uid}", json={"dial_out_policy": "all"})  # the user's own wins
+    assert calls.authorize(tid, uid, "+442079460000").json()["decision"] == "allow"
+    api.call("PATCH", f"/v1/tenants/{tid}/users/{uid}", json={"dial_out_policy": "none"})
+    assert calls.authorize(tid, uid, "+12025550123").json()["reason"] == "policy_blocked"
+    assert calls.balance(tid)["reserved"] == "0.21"  # the two allowed calls' holds only (0.08 + 0.13)
+
+
+def test_a_daily_cap_limits_the_grant_and_denies_at_the_cap(calls, api, clock) -> None:
+    tid, uid = calls.setup(funds="50.00")
+    api.call("PUT", f"/v1/tenants/{tid}/spend-controls", json={"daily_limit": "0.20"})
+    at = clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = calls.authorize(tid, uid, "+442079460000", call_id="cap1", started_at=at).json()
+    assert (first["decision"], first["reservation"]["amount"]) == ("allow", "0.13")  # a 5-minute chunk fits
+    second = calls.authorize(tid, uid, "+442079460000", call_id="cap2", started_at=at).json()
+    assert (second["decision"], second["max_seconds"]) == ("allow", 179)  # 0.07 left under the cap: 179 s cost 0.07
+    third = calls.authorize(tid, uid, "+442079460000", call_id="cap3", started_at=at).json()
+    assert (third["decision"], third["reason"]) == ("deny", "spend_cap_reached")
+    calls.authorize(tid, uid, "+442079460000", call_id="cap4", started_at=at)
+    told = api.call("GET", f"/v1/tenants/{tid}/notifications").json()["items"]
+    assert [n["event"] for n in told].count("spend_cap_reached") == 1  # once per period
