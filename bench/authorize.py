@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+PYTHONPATH = f"{ROOT}{os.pathsep}{ROOT / 'src'}"  # the servers run this checkout's code
 RATECARD = ROOT.parent / "shared" / "testdata" / "sample-ratecard.csv"
 TENANTS = 100
 CALLEE = "+12025550123"  # US, 0.015/min in 60 s increments: 0.02 a minute after rounding
@@ -195,13 +196,13 @@ class NoopServer:
     """The reference: a stock FastAPI no-op app (bench/noop_app.py) under uvicorn, started the
     same way as the product (same interpreter, uvicorn defaults, one process)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: list[str]) -> None:
         self.port = free_port()
         self.log = open(workdir / "noop.log", "wb")  # noqa: SIM115 - closed in stop()
         argv = [sys.executable, "-m", "uvicorn", "bench.noop_app:app", "--host", "127.0.0.1",
-                "--port", str(self.port), "--no-access-log", "--log-level", "warning"]
+                "--port", str(self.port), "--no-access-log", "--log-level", "warning", *extra]
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}, start_new_session=True)
+                                     env={**os.environ, "PYTHONPATH": PYTHONPATH}, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -221,7 +222,7 @@ class Server:
     """The API under uvicorn as a real process (`--workers N` processes); the database is
     migrated and the operator token registered first, as `commcredits serve` does."""
 
-    def __init__(self, database_url: str, workdir: Path, workers: int) -> None:
+    def __init__(self, database_url: str, workdir: Path, workers: int, extra: list[str] | None = None) -> None:
         from commcredits.config import Settings
         from commcredits.services import bootstrap
         from commcredits.services.runtime import Runtime
@@ -229,7 +230,7 @@ class Server:
         self.port = free_port()
         self.token = uuid.uuid4().hex
         env = {**os.environ, "COMMCREDITS_DATABASE_URL": database_url, "COMMCREDITS_OPERATOR_TOKEN": self.token,
-               "COMMCREDITS_CALL_CHUNK_SECONDS": "60", "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
+               "COMMCREDITS_CALL_CHUNK_SECONDS": "60", "PYTHONPATH": PYTHONPATH}
         env.pop("COMMCREDITS_SANDBOX", None)  # the system clock; the payment gateway is the sandbox one
         rt = Runtime.from_settings(Settings(database_url=database_url, operator_token=self.token))
         bootstrap.migrate(rt)
@@ -237,7 +238,8 @@ class Server:
         rt.engine.dispose()
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         argv = [sys.executable, "-m", "uvicorn", "--factory", "bench.authorize:make_app", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+                "--port", str(self.port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+                *(extra or [])]
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                      start_new_session=True)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30,
@@ -324,7 +326,8 @@ def level(server: Server, noop: NoopServer, switch: str, tenants: list[tuple[str
 
 def big_ratecard(rows: int) -> bytes:
     """A rate card of `rows` destinations for a rating key of its own (the bench's route keeps its deck)."""
-    lines = ["category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from"]
+    lines = ["category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,"
+             "effective_from"]
     lines += [f"outbound,{99_000_000 + i},Synthetic {i},0.0{1 + i % 9},0,60,60,2026-01-01" for i in range(rows)]
     return ("\n".join(lines) + "\n").encode()
 
@@ -342,8 +345,8 @@ def during_import(server: Server, switch: str, tenants: list[tuple[str, str]], a
         t0 = time.perf_counter()
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=600,
                           headers={"Authorization": f"Bearer {server.token}"}) as http:
-            r = http.post("/v1/rate-decks", data={"format": "ratecard", "currency": "USD", "rating_key": "bench-import"},
-                          files={"files": ("big.csv", card, "text/csv")})
+            form = {"format": "ratecard", "currency": "USD", "rating_key": "bench-import"}
+            r = http.post("/v1/rate-decks", data=form, files={"files": ("big.csv", card, "text/csv")})
         done.update(status=r.status_code, seconds=round(time.perf_counter() - t0, 2))
 
     thread = threading.Thread(target=upload)
@@ -357,7 +360,8 @@ def during_import(server: Server, switch: str, tenants: list[tuple[str, str]], a
 
 def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        server, noop = Server(url, Path(tmp), args.workers), NoopServer(Path(tmp))
+        extra = args.uvicorn.split()
+        server, noop = Server(url, Path(tmp), args.workers, extra), NoopServer(Path(tmp), extra)
         try:
             switch, tenants = server.seed(TENANTS, "100000.00")
             run_load(server.port, switch, tenants, 10, seconds=1.0, max_pairs=200)  # warm-up
@@ -399,6 +403,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="time per level (bounded)")
     parser.add_argument("--max-pairs", type=int, default=50_000, help="pairs per level at most")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--uvicorn", default="", help='extra uvicorn options for both servers (A/B), '
+                        'e.g. "--loop asyncio --http h11"')
     parser.add_argument("--import-rows", type=int, default=0,
                         help="also measure authorize while a rate card of this many rows is imported (e.g. 300000)")
     args = parser.parse_args()

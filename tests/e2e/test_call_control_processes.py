@@ -24,13 +24,13 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.conftest import SHARED
-from tests.e2e.harness import Proc, free_port
 
 from commcredits.db.engine import read_tx
 from commcredits.db.schema import tenants, transactions
 from commcredits.db.schema_calls import reservations
 from commcredits.db.schema_usage import call_records
+from tests.conftest import SHARED
+from tests.e2e.harness import Proc, free_port
 
 EXE = str(Path(sys.executable).with_name("commcredits"))
 US = "+12025550123"  # 0.015 a minute in 60 s increments: 0.02 a minute after rounding

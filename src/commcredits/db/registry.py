@@ -3,8 +3,15 @@ and each feature's tables (schema_*.py). Alembic and the schema test import this
 
 from __future__ import annotations
 
-from . import schema_calls, schema_notify, schema_payments, schema_rating, schema_usage, schema_web  # noqa: F401
-from . import schema_spend  # noqa: F401
+from . import (  # noqa: F401
+    schema_calls,
+    schema_notify,
+    schema_payments,
+    schema_rating,
+    schema_spend,
+    schema_usage,
+    schema_web,
+)
 from .schema import metadata
 
 __all__ = ["metadata"]
