@@ -1,4 +1,5 @@
-"""Call-control benchmark: authorize+end pairs per second over HTTP on loopback.
+"""Call-control benchmark: authorize+end pairs per second over HTTP on loopback, beside a
+stock FastAPI no-op app (bench/noop_app.py) driven by the same load generator in the same run.
 
 Starts `commcredits serve` as a real process (SQLite in a temporary directory, and
 PostgreSQL in a database of its own that it creates and drops), seeds it through the API
@@ -9,7 +10,10 @@ after 30 s of talk" for a bounded time and count. Caller i calls for tenant i mo
 A last phase checks overspend under concurrency: 100 callers race for one tenant holding
 credit for 50 one-minute calls, each reporting one second more than it was granted (the
 worst a switch with a 1 s timer does); the balance must not go below minus one increment's
-price per call charged. Prints one JSON object.
+price per call charged. Then 20 connections post call records one at a time
+(`--cdr-posters`), and with `--import-rows N` authorize is measured again while an N-row rate
+card is imported. Each level prints the product's pairs/s, the no-op's and their ratio.
+Prints one JSON object.
 
     .venv/bin/python bench/authorize.py                      # SQLite and PostgreSQL
     .venv/bin/python bench/authorize.py --backends sqlite --seconds 5 --workers 2
@@ -133,6 +137,58 @@ async def drive(port: int, token: str, tenants: list[tuple[str, str]], concurren
                                   talk_s) for i in range(concurrency)))
     out["elapsed"] = time.perf_counter() - start
     return out
+
+
+async def poster(conn: Conn, tenant: tuple[str, str], deadline: float, out: dict[str, Any], started: str) -> None:
+    """POST /v1/cdrs with one new record at a time until the deadline (a switch posting as calls end)."""
+    tid, uid = tenant
+    try:
+        await conn.open()
+        while time.perf_counter() < deadline:
+            body = json.dumps({"records": [{
+                "id": uuid.uuid4().hex, "tenant_id": tid, "call_type": "user_out", "caller": "+12025550100",
+                "callee": CALLEE, "started_at": started, "duration_seconds": 30, "user_id": uid}]}).encode()
+            t0 = time.perf_counter()
+            status, raw = await conn.post("/v1/cdrs", body)
+            if status != 200 or b'"charged"' not in raw:
+                out["errors"].append(f"cdrs {status}: {raw[:200]!r}")
+                continue
+            out["post"].append(time.perf_counter() - t0)
+    except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+        out["errors"].append(f"connection: {exc!r}")
+    finally:
+        conn.close()
+
+
+async def drive_posts(port: int, token: str, tenants: list[tuple[str, str]], concurrency: int,
+                      seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"post": [], "errors": []}
+    start = time.perf_counter()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    await asyncio.gather(*(poster(Conn("127.0.0.1", port, token), tenants[i % len(tenants)], start + seconds, out,
+                                  started) for i in range(concurrency)))
+    out["elapsed"] = time.perf_counter() - start
+    return out
+
+
+def posts_process(args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    queue.put(asyncio.run(drive_posts(*args)))
+
+
+def cdr_posts(server: Server, switch: str, tenants: list[tuple[str, str]], posters: int, seconds: float
+              ) -> dict[str, Any]:
+    """Call records posted one per request by `posters` concurrent connections."""
+    queue: mp.Queue = mp.get_context("spawn").Queue()  # type: ignore[type-arg]
+    proc = mp.get_context("spawn").Process(target=posts_process,
+                                           args=((server.port, switch, tenants, posters, seconds), queue))
+    proc.start()
+    raw: dict[str, Any] = queue.get(timeout=seconds + 120)
+    proc.join(timeout=30)
+    ms = sorted(raw["post"])
+    return {"posters": posters, "posts_per_s": round(len(ms) / raw["elapsed"], 1),
+            "post_ms": {"p50": round(percentile(ms, 0.5) * 1000, 2) if ms else None,
+                        "p99": round(percentile(ms, 0.99) * 1000, 2) if ms else None},
+            "errors": len(raw["errors"]), "first_error": raw["errors"][0] if raw["errors"] else None}
 
 
 def generator_process(args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -368,6 +424,8 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
             run_load(noop.port, "noop", tenants, 10, seconds=1.0, max_pairs=200)
             levels = [level(server, noop, switch, tenants, c, args) for c in args.concurrency]
             result: dict[str, Any] = {"levels": levels, "overspend": overspend(server, switch, 100)}
+            if args.cdr_posters:
+                result["cdr_posts"] = cdr_posts(server, switch, tenants, args.cdr_posters, args.seconds)
             if args.import_rows:
                 result["during_import"] = during_import(server, switch, tenants, args)
             return result
@@ -403,6 +461,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="time per level (bounded)")
     parser.add_argument("--max-pairs", type=int, default=50_000, help="pairs per level at most")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--cdr-posters", type=int, default=20, help="concurrent POST /v1/cdrs connections (0: skip)")
     parser.add_argument("--uvicorn", default="", help='extra uvicorn options for both servers (A/B), '
                         'e.g. "--loop asyncio --http h11"')
     parser.add_argument("--import-rows", type=int, default=0,
