@@ -88,7 +88,7 @@ def test_batch_writer_stores_what_sqlalchemy_stores(engine) -> None:
                "started_at": now.astimezone(ZoneInfo("Asia/Tokyo")), "duration_s": 61, "category": "outbound",
                "funding": "credits", "capability": "communications_credits", "pool_minutes": 0, "charge": 30000,
                "credits_charge": 30000, "postpaid_charge": 0, "connect_fee": 0, "currency": "USD", "rating": None,
-               "transaction_id": 7, "created_at": now.replace(microsecond=0)}
+               "policy_blocked": True, "transaction_id": 7, "created_at": now.replace(microsecond=0)}
         conn.execute(call_records.insert(), [row])
         usage.insert_record_rows(conn, [tuple({**row, "id": "y"}[c] for c in usage.RECORD_COLUMNS)])
         stored = {r.id: r._asdict() for r in conn.execute(select(call_records))}

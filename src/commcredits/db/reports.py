@@ -32,6 +32,7 @@ REPORT_COLUMNS = [
         "capability",
         "funding",
         "category",
+        "policy_blocked",
     )
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from .schema import UTCDateTime, metadata
@@ -72,6 +74,8 @@ call_records = Table(
     Column("connect_fee", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("rating", Text),
+    # the dial-out policy in force when it was charged forbids this call (charged all the same)
+    Column("policy_blocked", Boolean, nullable=False, server_default=false()),
     Column("transaction_id", BigInteger),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("duration_s >= 0", name="duration_not_negative"),

@@ -246,6 +246,25 @@ def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, in
     return found
 
 
+def dial_out_policies(conn: Connection, ids: Sequence[str], holders: Iterable[str]
+                      ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The tenants' dial-out policies where set (spend controls), and the own policies of the
+    users among `holders` that have one, per tenant."""
+    raw = Raw(conn)
+    tenant_policies: dict[str, str] = {}
+    own: dict[str, dict[str, str]] = defaultdict(dict)
+    for chunk in raw.chunks(ids):
+        cond, params = raw.among("tenant_id", chunk)
+        tenant_policies.update((t, p) for t, p in raw.rows(
+            f"SELECT tenant_id, dial_out_policy FROM spend_controls WHERE {cond}", params))
+    for chunk in raw.chunks(holders):
+        cond, params = raw.among("user_id", chunk)
+        for uid, tid, policy in raw.rows(
+                f"SELECT user_id, tenant_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}", params):
+            own[tid][uid] = policy
+    return tenant_policies, own
+
+
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of the tenants have auto-recharge settings (only those need the check after a
     charge; for the others it would do nothing)."""

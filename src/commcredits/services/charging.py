@@ -38,7 +38,7 @@ from ..domain.money import format_micros, minor_units
 from ..domain.plans import Allowances, PoolKey, pool_sizes, threshold_crossed
 from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..domain.spend_controls import balance_crossings as crossings
-from ..domain.spend_controls import implausible
+from ..domain.spend_controls import effective_policy, implausible, policy_blocks
 from ..notify.outbox import enqueue
 from . import alerts
 from .call_records import CallRecord, Rejected, parse_record
@@ -50,7 +50,7 @@ Items = dict[str, list[tuple[int, CallRecord]]]  # tenant id -> (input position,
 _ROW = ("id", "tenant_id", "call_id", "conference_id", "call_type", "user_id", "organizer_id", "caller",
         "callee", "destination_country", "number_type", "domestic", "started_at", "duration_s", "category",
         "funding", "capability", "pool_minutes", "charge", "credits_charge", "postpaid_charge", "connect_fee",
-        "currency", "rating")
+        "currency", "rating", "policy_blocked")
 _CREDITS = _ROW.index("credits_charge")
 MAX_CHARGE = 10**15  # micros (1,000,000,000.00): a single call priced above this is a deck error
 assert (*_ROW, "transaction_id", "created_at") == usage.RECORD_COLUMNS, "call_records columns changed"
@@ -122,6 +122,8 @@ class _Book:
     switched_to_postpaid: bool = False
     terms: TenantTerms | None = None
     low_threshold: int | None = None
+    dial_out_policy: str = "all"  # the tenant's; holders' own policies are in `policies`
+    policies: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         t = self.tenant
@@ -211,13 +213,17 @@ def _load(conn: Connection, found: dict[str, Tenant], by_tenant: Items, now: dat
     allowances = Allowances(usage.allowances(conn))
     lots = ledger.usable_lots_of_tenants(conn, ids)
     thresholds = usage.low_balance_thresholds(conn, ids)
+    policy_holders = [h for tid in ids for _, r in by_tenant[tid]
+                      if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
+    tenant_policies, own_policies = usage.dial_out_policies(conn, ids, policy_holders)
     books: dict[str, _Book] = {}
     for tid in ids:
         tenant, owned = found[tid], quantities.get(tid, {})
         before = dict(used.get(tid, {}))
         books[tid] = _Book(tenant, months[tid], frozenset(p for p, q in owned.items() if q > 0),
                            pool_sizes(holders.get(tid, []), owned, allowances), before, dict(before),
-                           lots[tid], balance(lots[tid], tenant.deficit, now), low_threshold=thresholds.get(tid))
+                           lots[tid], balance(lots[tid], tenant.deficit, now), low_threshold=thresholds.get(tid),
+                           dial_out_policy=tenant_policies.get(tid, "all"), policies=own_policies.get(tid, {}))
     return books
 
 
@@ -264,7 +270,7 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
     if split.credits and call.license_missing:
         who = "the meeting organizer" if rec.call_type == "conf_out" else "the user"
         return _reject(rec.id, "license_required", f"{who} holds no {LICENSE} license for a call beyond the plans")
-    _apply(book, rec, call, split, period, fee)
+    _apply(book, rec, call, split, period, fee, _blocked(book, call, holder_id))
     outcome = Outcome(rec.id, "charged", split.charge, split.funding, split.capability, split.pool_minutes,
                       tenant.currency)
     seen[rec.id] = (tenant.id, outcome)
@@ -278,7 +284,17 @@ def _duplicate(record_id: str, owner: str, tenant: Tenant, first: Outcome) -> Ou
                    first.currency)
 
 
-def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, period: str, fee: int) -> None:
+def _blocked(book: _Book, call: CallDescriptor, holder_id: str | None) -> bool:
+    """Whether the dial-out policy in force now (the holder's own, else the tenant's) forbids
+    the call, by authorize's rule: a call it blocked that happened anyway is charged and flagged."""
+    policy = effective_policy(book.dial_out_policy, book.policies.get(holder_id or ""))
+    callee = call.callee
+    return policy_blocks(policy, call_type=call.call_type, domestic=call.route.domestic,
+                         number_type=callee.number_type if callee else "emergency", emergency=callee is None)
+
+
+def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, period: str, fee: int,
+           blocked: bool) -> None:
     for draw in split.draws:
         slot = (period, draw.key)
         book.used[slot] = book.used.get(slot, 0) + draw.minutes
@@ -292,7 +308,7 @@ def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, per
         rec.caller, callee.e164 if callee else rec.callee, callee.country if callee else None,
         callee.number_type if callee else "emergency", int(route.domestic), rec.started_at, rec.duration_s,
         route.category, split.funding, split.capability, split.pool_minutes, split.charge, split.credits,
-        split.postpaid, fee, book.tenant.currency, None))
+        split.postpaid, fee, book.tenant.currency, None, blocked))
 
 
 def _write(conn: Connection, books: list[_Book], now: datetime) -> None:

@@ -52,6 +52,7 @@ COLUMNS = (
     "Charge",
     "Currency",
     "Capability",
+    "Blocked by policy",  # not a provider column: "Yes" for a call the dial-out policy forbids
 )
 
 
@@ -97,6 +98,7 @@ def _row(r: dict[str, Any], digits: int) -> list[Any]:
         format_micros(r["charge"], digits),
         r["currency"],
         r["capability"],
+        "Yes" if r["policy_blocked"] else "",
     ]
 
 
@@ -203,7 +205,8 @@ _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
 _MONEY = (COLUMNS.index("Connection Fee"), COLUMNS.index("Charge"))
 _WIDTHS = {"UsageId": 38, "Call ID": 16, "Conference ID": 14, "User Id": 38, "UPN": 28, "User Display Name": 22,
            "Caller ID": 16, "Call Type": 20, "Destination Dialed": 18, "Destination Number": 16,
-           "Domestic/International": 14, "Start Time": 20, "End Time": 20, "Capability": 26}
+           "Domestic/International": 14, "Start Time": 20, "End Time": 20, "Capability": 26,
+           "Blocked by policy": 10}
 
 
 def _typed(row: list[Any], zone: ZoneInfo | None) -> list[Any]:
