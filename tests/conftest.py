@@ -146,6 +146,8 @@ class Api:
     def card(self, tid: str, number: str = "4242424242424242", token: str | None = None) -> str:
         r = self.call("POST", f"/v1/tenants/{tid}/payment-methods", token,
                       json={"card_number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"})
+        if r.status_code == 409 and r.json()["code"] == "duplicate_card":  # already saved: that one
+            return str(r.json()["payment_method_id"])
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 

@@ -11,7 +11,8 @@ prints `detail`.
     ├── NotFound                        404 not_found (also for another tenant's resource)
     ├── Conflict                        409 conflict
     │   ├── IdempotencyConflict         409 idempotency_conflict
-    │   └── AutoRechargeOn              409 auto_recharge_on
+    │   ├── AutoRechargeOn              409 auto_recharge_on
+    │   └── DuplicateCard               409 duplicate_card (names the saved card)
     ├── PurchaseNotAllowed              403 purchase_not_allowed (names reason + way out)
     ├── PaymentFailed                   402 card_declined | expired_card | insufficient_funds
     │                                       | incorrect_cvc | processing_error
@@ -70,6 +71,10 @@ class IdempotencyConflict(Conflict):
 
 class AutoRechargeOn(Conflict):
     code, title = "auto_recharge_on", "Auto-recharge is on"
+
+
+class DuplicateCard(Conflict):
+    code, title = "duplicate_card", "This card is already saved"
 
 
 class PurchaseNotAllowed(CommCreditsError):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from commcredits.db.schema import lots, payment_attempts
 from commcredits.db.schema_notify import outbox
 from commcredits.domain.money import MICROS
+from commcredits.errors import DuplicateCard
 from commcredits.payments.sandbox import SandboxGateway
 from commcredits.services import funds, payment_methods, recharge_settings
 from commcredits.services import tenants as tenant_svc
@@ -35,8 +36,12 @@ class Shop:
                                             billing_country="US").id
 
     def card(self, number: str = GOOD) -> str:
-        return payment_methods.add_payment_method(self.rt, OPERATOR, self.tid, card_number=number,
-                                                  exp_month=12, exp_year=2035, cvc="123").id
+        """A saved card with this number: a new one, or the one saved before (duplicates are refused)."""
+        try:
+            return payment_methods.add_payment_method(self.rt, OPERATOR, self.tid, card_number=number,
+                                                      exp_month=12, exp_year=2035, cvc="123").id
+        except DuplicateCard as exc:
+            return str(exc.extra["payment_method_id"])
 
     def buy(self, amount: str, pm: str | None = None, key: str | None = None) -> tuple[int, dict[str, Any]]:
         return funds.add_funds(self.rt, OPERATOR, self.tid, amount=amount, payment_method_id=pm or self.card(),

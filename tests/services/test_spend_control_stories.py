@@ -21,6 +21,7 @@ from commcredits.db import tenants as tenant_db
 from commcredits.db.engine import read_tx, write_tx
 from commcredits.db.schema import payment_attempts
 from commcredits.db.schema_notify import outbox
+from commcredits.errors import DuplicateCard
 from commcredits.services import alerts, funds, payment_methods, rating, recharge_settings
 from commcredits.services import spend_controls as spend_svc
 from commcredits.services import tenants as tenant_svc
@@ -49,8 +50,11 @@ def _user(rt, tid: str, email: str, roles: list[str] | None = None) -> str:
 
 
 def _fund(rt, tid: str, amount: str, number: str = "4242424242424242") -> str:
-    pm = payment_methods.add_payment_method(rt, OPERATOR, tid, card_number=number, exp_month=12, exp_year=2031,
-                                            cvc="123").id
+    try:
+        pm = payment_methods.add_payment_method(rt, OPERATOR, tid, card_number=number, exp_month=12, exp_year=2031,
+                                                cvc="123").id
+    except DuplicateCard as exc:  # saved by an earlier purchase
+        pm = exc.extra["payment_method_id"]
     status, body = funds.add_funds(rt, OPERATOR, tid, amount=amount, payment_method_id=pm,
                                    idempotency_key=f"fund-{tid}-{amount}")
     assert status == 201, body

@@ -7,6 +7,11 @@ update resumes it only if it is the recharge's own card. The resume is written i
 transaction as the card, and the trigger is checked after the commit, so a balance still
 below the trigger is recharged at once. The card an enabled auto-recharge charges cannot be
 removed (409): switch the recharge to another card or turn it off first.
+
+A card that is already saved (same brand, last 4 digits and expiry, not removed) is refused
+with 409 `duplicate_card` naming the saved card, so web, API and CLI agree and the
+auto-recharge list never shows two identical entries. The check runs under the tenant lock
+after the gateway has named the brand; the gateway's new copy is then forgotten again.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ..db.payments import PaymentMethod
 from ..db.rows import new_id
 from ..domain.access import MANAGE_BILLING
 from ..domain.recharge import card_saved
-from ..errors import Conflict, NotFound, PaymentFailed, ValidationError
+from ..errors import Conflict, DuplicateCard, NotFound, PaymentFailed, ValidationError
 from ..payments.gateway import CardRejected, GatewayUnavailable
 from .balance_events import balance_changed
 from .principal import Principal, require_tenant
@@ -64,14 +69,37 @@ def add_payment_method(
         brand=card.brand, last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year,
         created_at=rt.clock.now(),
     )
-    with write_tx(rt.engine) as conn:
-        if tenants.lock(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        payments.insert_method(conn, pm)
-        resumed = _resume(rt, conn, tenant_id, pm.id, updated=False)
+    try:
+        with write_tx(rt.engine) as conn:
+            if tenants.lock(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            _refuse_duplicate(conn, pm)
+            payments.insert_method(conn, pm)
+            resumed = _resume(rt, conn, tenant_id, pm.id, updated=False)
+    except DuplicateCard:
+        _forget_at_gateway(rt, pm)
+        raise
     if resumed:
         balance_changed(rt, tenant_id)
     return pm
+
+
+def _refuse_duplicate(conn: Connection, pm: PaymentMethod) -> None:
+    key = (pm.brand, pm.last4, pm.exp_month, pm.exp_year)
+    for saved in payments.list_methods(conn, pm.tenant_id):
+        if (saved.brand, saved.last4, saved.exp_month, saved.exp_year) == key:
+            raise DuplicateCard(
+                f"this card ({saved.brand} ending in {saved.last4}, expiring {saved.exp_month:02d}/"
+                f"{saved.exp_year}) is already saved as {saved.id}",
+                payment_method_id=saved.id,
+            )
+
+
+def _forget_at_gateway(rt: Runtime, pm: PaymentMethod) -> None:
+    try:
+        rt.gateway.remove_card(card_ref=pm.gateway_ref)
+    except (GatewayUnavailable, CardRejected) as exc:
+        log.warning("duplicate card %s was not removed at the gateway: %s", pm.gateway_ref, exc)
 
 
 def update_payment_method(
