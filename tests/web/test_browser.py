@@ -187,7 +187,7 @@ def test_usage_report_filters_and_downloads(rt, open_page) -> None:
         sheet = load_workbook(io.BytesIO(xlsx.read())).active
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][0] == "UsageId" and len(values) == 3
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:T3"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:U3"
 
 
 def test_csrf_is_required_and_logout_ends_the_session(rt, open_page) -> None:

@@ -138,7 +138,7 @@ def test_the_web_excel_export_is_typed(rt, api) -> None:
     sheet = load_workbook(io.BytesIO(x.content)).active
     header = [c.value for c in sheet[1]]
     assert header[13] == "Start Time (America/New_York)" and header[17] == "Charge"
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:T5"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:U5"
     assert sheet.column_dimensions["A"].width > 30
     first = sheet[2]
     assert isinstance(first[13].value, datetime) and first[13].value == datetime(2026, 1, 10, 10, 0)

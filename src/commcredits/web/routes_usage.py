@@ -21,6 +21,7 @@ from ..domain.funding import CALL_TYPES
 from ..errors import CommCreditsError, ValidationError
 from ..services import reports, usage_view
 from ..services import tenants as tenant_svc
+from ..services import usage_export as exports
 from .charts import calls_chart, charges_chart, forecast
 from .feedback import FormProblem, explain, form_error
 from .render import CALL_TYPE_NAMES, page
@@ -101,12 +102,12 @@ def usage_export(p: ViewDep, format: Short = "csv", start: FromQ = "", end: ToQ 
     except FormProblem as exc:
         raise ValidationError(exc.detail) from None
     lo, hi = _bounds(p, first, last)
-    currency, rows = reports.usage_export(p.rt, p.who, p.tenant.id, start=lo, end=hi, user_id=user_id or None,
-                                          call_type=call_type or None)
+    export = exports.open_export(p.rt, p.who, p.tenant.id, start=lo, end=hi, user_id=user_id or None,
+                                 call_type=call_type or None)
     name = f"pstn-usage-{first.isoformat()}-to-{last.isoformat()}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":
-        return StreamingResponse(reports.as_csv(rows, bom=True), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(exports.csv_stream(export, bom=True), media_type="text/csv; charset=utf-8",
                                  headers=headers)
-    return Response(reports.as_xlsx(rows, currency=currency, zone=p.tenant.timezone), media_type=XLSX,
-                    headers=headers)
+    return StreamingResponse(exports.xlsx_stream(export, zone=p.tenant.timezone), media_type=XLSX,
+                             headers=headers)
