@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .services import payment_methods, receipts, recharge_settings
+from .services import payment_methods, receipts, recharge_settings, tenants
 from .services.principal import OPERATOR
 
 payments_app = typer.Typer(help="Auto-recharge settings, saved cards and receipts.", no_args_is_help=True)
@@ -105,11 +105,13 @@ def receipt(
 
     @friendly
     def run() -> None:
-        found = receipts.get_receipt(runtime(), OPERATOR, tenant_id, receipt_id)
+        rt = runtime()
+        found = receipts.get_receipt(rt, OPERATOR, tenant_id, receipt_id)
+        zone = tenants.get_tenant(rt, OPERATOR, tenant_id).timezone  # as the web and API print it
         if pdf is None:
-            typer.echo(render_html(found))
+            typer.echo(render_html(found, rt.settings, zone))
             return
-        pdf.write_bytes(render_pdf(found))
+        pdf.write_bytes(render_pdf(found, rt.settings, zone))
         typer.echo(f"receipt {found.number} written to {pdf}")
 
     run()

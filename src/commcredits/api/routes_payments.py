@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from pydantic import Field, StrictBool
 
-from ..services import payment_methods, receipts, recharge_settings
+from ..services import payment_methods, receipts, recharge_settings, tenants
 from ..web.receipts import render_html, render_pdf
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Id, In, Month, Year, payment_method_out
@@ -61,7 +61,8 @@ def get_receipt(
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     receipt = receipts.get_receipt(rt, who, tid, rid)
+    zone = tenants.get_tenant(rt, who, tid).timezone  # as the web and CLI print it
     if accept and "application/pdf" in accept:
         headers = {"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'}
-        return Response(render_pdf(receipt), media_type="application/pdf", headers=headers)
-    return Response(render_html(receipt), media_type="text/html; charset=utf-8")
+        return Response(render_pdf(receipt, rt.settings, zone), media_type="application/pdf", headers=headers)
+    return Response(render_html(receipt, rt.settings, zone), media_type="text/html; charset=utf-8")
