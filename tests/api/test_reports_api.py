@@ -62,6 +62,21 @@ def test_csv_and_excel_exports(api, rt) -> None:
     assert list(values[0]) == list(COLUMNS) and len(values) == 5
 
 
+def test_export_file_names_state_the_period(api, rt) -> None:
+    tid, _ = seeded(api, rt)
+
+    def name(**params: str) -> str:
+        r = api.call("GET", f"/v1/tenants/{tid}/usage", params=params)
+        assert r.status_code == 200, r.text
+        return r.headers["content-disposition"]
+
+    month = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}  # `to` is exclusive
+    assert name(format="xlsx", **month) == f'attachment; filename="usage-{tid[:8]}-2026-11-01_2026-11-30.xlsx"'
+    assert name(format="csv", **{"from": "2026-01-11T05:00:00+05:00", "to": "2026-01-12T10:00:00Z"}) == \
+        f'attachment; filename="usage-{tid[:8]}-2026-01-11_2026-01-12.csv"'
+    assert name(format="csv") == f'attachment; filename="usage-{tid[:8]}-until-2026-01-15.csv"'  # up to now
+
+
 def test_funding_advice(api, rt, clock) -> None:
     from datetime import datetime
 

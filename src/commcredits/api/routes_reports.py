@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
-from ..services import reports
+from ..services import reports, usage_export
 from .deps import Cursor, PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_name(tid: str, start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """`usage-<tenant>-2026-11-01_2026-11-30`: the first and last UTC day the export covers
+    (`to` is exclusive); without `to` it covers up to now, without `from` every earlier call."""
+    def utc_day(moment: datetime) -> str:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date().isoformat()
+
+    last = utc_day(end - timedelta(microseconds=1) if end is not None else now)
+    return f"usage-{tid[:8]}-{utc_day(start)}_{last}" if start is not None else f"usage-{tid[:8]}-until-{last}"
 
 
 @router.get("/usage", response_model=None, responses={
@@ -35,17 +45,13 @@ def usage(
         return reports.usage_page(
             rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type, cursor=cursor, limit=limit
         )
-    _, rows = reports.usage_export(rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type)
-    name = f"pstn-usage-{tid[:8]}"
+    export = usage_export.open_export(rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type)
+    name = export_name(tid, start, end, rt.clock.now())
     if format == "csv":
-        return StreamingResponse(
-            reports.as_csv(rows),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return Response(
-        reports.as_xlsx(rows), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'}
-    )
+        return StreamingResponse(usage_export.csv_stream(export), media_type="text/csv",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return StreamingResponse(usage_export.xlsx_stream(export), media_type=XLSX,
+                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @router.get("/funding-advice")
