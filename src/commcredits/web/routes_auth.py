@@ -1,16 +1,23 @@
-"""Logging in and out, the operator's login, the Account page and the home redirect."""
+"""Logging in and out, the operator's login, the Account page and the home redirect.
+
+Their errors are shown as on every other form (`feedback.py`): a summary at the top, the
+message next to the field it is about (`aria-invalid`, `aria-describedby`, the focus moves
+there) and a page title starting "Error:". A failed sign-in names no field it could give
+away: it sits at the password, and the e-mail address stays filled in. A throttled sign-in
+has no field; the summary takes the focus.
+"""
 
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..errors import CommCreditsError, ValidationError
 from ..services import web_auth
-from .render import PREFIX, page
+from .render import PREFIX, page, sentence
 from .session import (
     LOGIN_COOKIE,
     CheckedSessionDep,
@@ -35,6 +42,20 @@ def _login_page(request: Request, template: str, *, next_path: str, status: int 
     response = page(template, status, csrf=token, next=safe_next(next_path), **ctx)
     set_login_cookie(response, request, token)
     return response
+
+
+def _error(where: str, title: str, detail: str, field: str | None) -> dict[str, Any]:
+    return {"where": where, "title": title, "detail": sentence(detail) + ".", "field": field}
+
+
+def _login_error(exc: CommCreditsError) -> dict[str, Any]:
+    if isinstance(exc, web_auth.LoginThrottled):
+        return _error("Sign in", "Too many failed sign-ins", exc.detail, None)
+    if isinstance(exc, web_auth.TenantRequired):
+        return _error("Sign in", "Choose an organisation",
+                      "this e-mail address belongs to several organisations: enter the organisation ID", "login-tenant")
+    return _error("Sign in", "The e-mail address or the password is not right",
+                  "check the address and type the password again", "login-password")
 
 
 def _client(request: Request) -> str:
@@ -63,7 +84,7 @@ def _logged_in(request: Request, secret: str, next_path: str) -> Response:
 @router.get("/login")
 def login_form(request: Request, next: str = "") -> Response:
     return _login_page(request, "login.html", next_path=next, email="", tenant_id="", need_tenant=False,
-                       login_error=None, ended=request.query_params.get("ended") == "1")
+                       error=None, ended=request.query_params.get("ended") == "1")
 
 
 @router.post("/login")
@@ -73,22 +94,17 @@ def login(request: Request, rt: RuntimeDep, email: Field = "", password: Field =
     try:
         secret = web_auth.login(rt, email=email, password=password, tenant_id=tenant_id.strip() or None,
                                 client=_client(request))
-    except web_auth.LoginThrottled as exc:
-        return _throttled(_login_page(request, "login.html", next_path=next, status=429, email=email,
-                                      tenant_id=tenant_id, need_tenant=bool(tenant_id), login_error=exc.detail,
-                                      ended=False), exc)
-    except web_auth.TenantRequired as exc:
-        return _login_page(request, "login.html", next_path=next, status=401, email=email, tenant_id=tenant_id,
-                           need_tenant=True, login_error=exc.detail, ended=False)
-    except web_auth.LoginFailed as exc:
-        return _login_page(request, "login.html", next_path=next, status=401, email=email, tenant_id=tenant_id,
-                           need_tenant=bool(tenant_id), login_error=exc.detail, ended=False)
+    except (web_auth.LoginThrottled, web_auth.TenantRequired, web_auth.LoginFailed) as exc:
+        need_tenant = bool(tenant_id) or isinstance(exc, web_auth.TenantRequired)
+        response = _login_page(request, "login.html", next_path=next, status=exc.status, email=email,
+                               tenant_id=tenant_id, need_tenant=need_tenant, error=_login_error(exc), ended=False)
+        return _throttled(response, exc) if isinstance(exc, web_auth.LoginThrottled) else response
     return _logged_in(request, secret, next)
 
 
 @router.get("/operator/login")
 def operator_login_form(request: Request) -> Response:
-    return _login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", login_error=None)
+    return _login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", error=None)
 
 
 @router.post("/operator/login")
@@ -98,10 +114,12 @@ def operator_login(request: Request, rt: RuntimeDep, token: Field = "", csrf_tok
         secret = web_auth.operator_login(rt, token=token, client=_client(request))
     except web_auth.LoginThrottled as exc:
         return _throttled(_login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", status=429,
-                                      login_error=exc.detail), exc)
-    except web_auth.LoginFailed as exc:
+                                      error=_error("Operator sign-in", "Too many failed sign-ins", exc.detail,
+                                                   None)), exc)
+    except web_auth.LoginFailed:
         return _login_page(request, "operator_login.html", next_path=f"{PREFIX}/operator", status=401,
-                           login_error=exc.detail)
+                           error=_error("Operator sign-in", "That is not a valid operator token",
+                                        "copy the token that commcredits init or serve printed", "operator-token"))
     return _logged_in(request, secret, f"{PREFIX}/operator")
 
 
@@ -120,7 +138,7 @@ def home(session: SessionDep) -> Response:
 
 @router.get("/account")
 def account(session: SessionDep, ok: str = "") -> Response:
-    return page("account.html", me=me(session), form_error=None, flash="Your password was changed." if ok else None,
+    return page("account.html", me=me(session), error=None, flash="Your password was changed." if ok else None,
                 home=_home(session))
 
 
@@ -129,15 +147,26 @@ def change_password(request: Request, rt: RuntimeDep, session: CheckedSessionDep
                     new: Field = "", repeat: Field = "") -> Response:
     try:
         if new != repeat:
-            raise ValidationError("the new password and its repetition differ")
+            raise ValidationError("type the same new password in both fields", code="repeat")
         secret = web_auth.change_own_password(rt, session, current=current, new=new)
     except CommCreditsError as exc:
         if exc.status in (401, 403):
             raise
-        return page("account.html", 422, me=me(session), form_error=exc.detail, flash=None, home=_home(session))
+        return page("account.html", 422, me=me(session), error=_password_error(exc), flash=None,
+                    home=_home(session))
     response = RedirectResponse(f"{PREFIX}/account?ok=1", status_code=303)
     set_session_cookie(response, request, secret)
     return response
+
+
+def _password_error(exc: CommCreditsError) -> dict[str, Any]:
+    where = "Change your password"
+    if exc.code == "repeat":
+        return _error(where, "The two new passwords differ", exc.detail, "account-repeat")
+    if "current password" in exc.detail:
+        return _error(where, "The current password is not right", "type the password you signed in with",
+                      "account-current")
+    return _error(where, "The new password cannot be used", exc.detail, "account-new")
 
 
 def _home(session: web_auth.WebSession) -> str:
