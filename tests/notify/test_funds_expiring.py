@@ -43,7 +43,9 @@ def test_one_reminder_per_lot_within_30_days(rt, api, clock, smtp) -> None:
     assert remind_expiring_funds(rt, clock.now()) == 0
     [mail] = smtp.messages
     assert mail.rcpt_tos == ["bill@fabrikam.example"]
-    assert mail.message["Subject"] == "Fabrikam: 25.00 USD of credit expires on 04 Feb 2026 10:00 UTC"
+    # in the tenant's zone (New York), named, to the minute: as the admin center prints it
+    assert mail.message["Subject"] == \
+        "Fabrikam: 25.00 USD of credit expires on 04 Feb 2026 05:00 EST (America/New_York)"
     text = mail.message.get_body(("plain",)).get_content()
     assert "expires in 20 days" in text and "Balance:   35.00 USD" in text
     [n] = listed(api, tid)
@@ -54,7 +56,7 @@ def test_one_reminder_per_lot_within_30_days(rt, api, clock, smtp) -> None:
     clock.set(START + timedelta(days=75))
     assert run_due_jobs(rt)["funds_expiring_reminders"] == 0
     assert [m.message["Subject"] for m in smtp.messages][1] == \
-        "Fabrikam: 10.00 USD of credit expires on 15 Apr 2026 10:00 UTC"
+        "Fabrikam: 10.00 USD of credit expires on 15 Apr 2026 06:00 EDT (America/New_York)"
     assert {n["payload"]["lot_id"] for n in listed(api, tid)} == {soon, later}
     assert spent not in {n["payload"]["lot_id"] for n in listed(api, tid)}
     assert listed(api, other) == []

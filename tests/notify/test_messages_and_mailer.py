@@ -69,6 +69,21 @@ def test_every_event_renders_text_html_and_subject(event: str) -> None:
     assert mail.as_bytes() == messages.email(n, out, sender="Credits <no-reply@cc.example>").as_bytes()
 
 
+def test_times_are_in_the_tenant_zone_named_and_to_the_minute() -> None:
+    london = messages.TenantInfo("t-2", "Contoso", "GBP", "Europe/London")
+    n = messages.Notification("n-2", "t-2", "funds_expiring", {
+        "remaining": "12.00", "amount": "20.00", "source": "purchase", "expires_at": "2026-12-30T04:38:59.123456+00:00",
+        "days_left": 29, "balance": "40.00", "lot_id": "l-1"}, ("a@contoso.example",), WHEN)
+    out = messages.render(n, london, public_url="https://admin.example")
+    stamp = "30 Dec 2026 04:38 GMT (Europe/London)"
+    assert stamp in out.subject and stamp in out.text and stamp in out.html
+    assert ".123456" not in out.text and ":59" not in out.text
+    assert messages.when(datetime(2026, 7, 1, 4, 38, 59, 999_999), "Europe/London") == \
+        "01 Jul 2026 05:38 BST (Europe/London)"  # naive is UTC; summer time named
+    assert messages.when("2026-12-31T03:38:00Z", "Pacific/Auckland") == "31 Dec 2026 16:38 NZDT (Pacific/Auckland)"
+    assert messages.when("2026-12-31T03:38:00Z") == "31 Dec 2026 03:38 UTC"
+
+
 def test_a_missing_payload_field_is_an_error_not_a_blank() -> None:
     n = messages.Notification("n-1", "t-1", "balance_depleted", {}, (), WHEN)
     with pytest.raises(Exception, match="balance"):

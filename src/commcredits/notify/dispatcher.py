@@ -47,7 +47,7 @@ def _tenant_info(engine: Engine, tenant_id: str) -> messages.TenantInfo:
     with read_tx(engine) as conn:
         tenant = tenants.get(conn, tenant_id)
     assert tenant is not None, f"notification for unknown tenant {tenant_id}"
-    return messages.TenantInfo(tenant.id, tenant.name, tenant.currency)
+    return messages.TenantInfo(tenant.id, tenant.name, tenant.currency, tenant.timezone)
 
 
 def _send_email(engine: Engine, settings: Settings, mailer: Mailer, claimed: claims.Claimed, now: datetime) -> str:

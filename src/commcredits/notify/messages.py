@@ -6,8 +6,11 @@ Each event has `templates/<event>.txt` (whose `subject` block is the subject lin
 event's `payload` (amounts as decimal strings in the tenant currency, instants as ISO 8601;
 the fields per event are listed in docs/notifications.md), `admin_url` (what to do next)
 and two helpers: `money("50.00")` -> "50.00 USD" and `when("2026-02-14T10:00:00Z")` ->
-"14 Feb 2026 10:00 UTC". Undefined names are errors, never blanks: a notification that
-cannot be rendered is retried and shows its error in the list instead of going out wrong.
+"14 Feb 2026 05:00 EST (America/New_York)": the tenant's time zone, to the minute, with the
+abbreviation the admin center prints and the zone's name ("14 Feb 2026 10:00 UTC" for a
+tenant on UTC), so a lot expires at the same time in an e-mail and on the pages.
+Undefined names are errors, never blanks: a notification that cannot be rendered is retried
+and shows its error in the list instead of going out wrong.
 
 The e-mail's Message-ID and Date derive from the notification (its id and when it
 happened) and so does the MIME boundary, never from the moment of sending: a duplicate
@@ -17,11 +20,12 @@ sent after a crash is byte-for-byte the same message, and receivers can drop it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
@@ -38,6 +42,7 @@ class TenantInfo:
     id: str
     name: str
     currency: str
+    timezone: str = "UTC"  # IANA name; times in messages are shown in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +75,12 @@ def admin_url(public_url: str, tenant_id: str, event: str = "") -> str:
     return f"{public_url.rstrip('/')}/admin/t/{tenant_id}/{PAGES.get(event, 'billing')}"
 
 
-def _when(value: str | datetime) -> str:
+def when(value: str | datetime, zone: str = "UTC") -> str:
+    """An instant in the tenant's zone, to the minute, naming the zone (naive means UTC)."""
     instant = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return instant.strftime("%d %b %Y %H:%M UTC")
+    local = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone))
+    text = local.strftime("%d %b %Y %H:%M ") + (local.tzname() or zone)
+    return text if zone == "UTC" else f"{text} ({zone})"
 
 
 def _context(n: Notification, tenant: TenantInfo, public_url: str) -> dict[str, Any]:
@@ -80,7 +88,8 @@ def _context(n: Notification, tenant: TenantInfo, public_url: str) -> dict[str, 
     return {
         "tenant": tenant, "payload": n.payload, "event": n.event, "notification_id": n.id,
         "currency": currency, "admin_url": admin_url(public_url, tenant.id, n.event),
-        "money": lambda amount: f"{amount} {currency}", "when": _when,
+        "money": lambda amount: f"{amount} {currency}",
+        "when": lambda value: when(value, tenant.timezone),
     }
 
 

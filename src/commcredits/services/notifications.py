@@ -68,7 +68,7 @@ def list_notifications(
     with read_tx(rt.engine) as conn:
         tenant = _tenant(conn, tenant_id)
         rows = store.notifications(conn, tenant_id, before=before, limit=limit + 1)
-    info = messages.TenantInfo(tenant.id, tenant.name, tenant.currency)
+    info = messages.TenantInfo(tenant.id, tenant.name, tenant.currency, tenant.timezone)
     items = [
         {"id": r["id"], "event": r["event"], "recipients": json.loads(r["recipients"]),
          "subject": _subject(r, info, rt.settings.public_url), "status": r["status"],
