@@ -5,15 +5,14 @@ errors, the funding advice without history, the typed Excel export, and the smal
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import re
-import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from openpyxl import load_workbook
+from tests.pdf_support import pdf_text
 from tests.web.support import client_for, csrf_of, login, make_org
 
 from commcredits.services import funds, jobs
@@ -75,18 +74,7 @@ def test_receipts_name_the_seller_and_link_back(rt, api) -> None:
     back = re.search(r'href="([^"]+)">&larr; Back to the transaction', receipt.text)
     assert back and client.get(back.group(1)).status_code == 200
     pdf = client.get(f"/admin/t/{org.tid}/receipts/{receipt_id.group(1)}", params={"format": "pdf"})
-    assert pdf.content.startswith(b"%PDF") and "Tax id: GB123456789" in _pdf_text(pdf.content)
-
-
-def _pdf_text(data: bytes) -> str:
-    """The text drawn on reportlab's pages (ASCII85 + Flate streams)."""
-    out = []
-    for stream in re.findall(rb"stream\r?\n(.*?)endstream", data, re.S):
-        try:
-            out.append(zlib.decompress(base64.a85decode(stream.strip().removesuffix(b"~>"), adobe=False)).decode("latin-1"))
-        except (ValueError, zlib.error):
-            continue
-    return "".join(re.findall(r"\((.*?)\) Tj", "".join(out)))
+    assert pdf.content.startswith(b"%PDF") and "Tax id: GB123456789" in pdf_text(pdf.content)
 
 
 def _usage(rt, org) -> None:  # type: ignore[no-untyped-def]

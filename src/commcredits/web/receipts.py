@@ -1,21 +1,20 @@
-"""A receipt as a document: HTML from the Jinja2 template `templates/receipt.html`, or PDF
-drawn with reportlab. Both show the same facts (seller with its address and tax id from the
-operator's settings, number, date in the tenant's time zone, tenant, card, amount, currency);
-the PDF is built with reportlab's invariant mode so the same receipt always gives the same
-bytes. reportlab's open-source canvas cannot write a tagged (structure-tree) PDF; the HTML
-receipt is the accessible one, and the PDF says so in its metadata subject.
+"""A receipt as a document: HTML from the Jinja2 template `templates/receipt.html`, and the
+PDF made from that same HTML by WeasyPrint as PDF/UA-1, a tagged PDF: a structure tree
+(`/StructTreeRoot`, heading, paragraphs, a table with header cells), `/MarkInfo` `/Marked
+true`, the document language and title, and the PDF/UA identification in its XMP metadata,
+so a screen reader reads the PDF as it reads the page. Both show the same facts (seller with
+its address and tax id from the operator's settings, number, date in the tenant's time zone,
+tenant, card, amount, currency). The PDF carries no creation date, so the same receipt gives
+the same bytes. WeasyPrint needs Pango (Debian: libpango-1.0-0, libpangoft2-1.0-0) and is
+imported only when a PDF is made.
 """
 
 from __future__ import annotations
 
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas
 
 from ..config import Settings
 from ..db.receipts import Receipt
@@ -39,49 +38,14 @@ def _facts(r: Receipt, seller: Settings | None, zone: str) -> dict[str, Any]:
     }
 
 
-def render_html(r: Receipt, seller: Settings | None = None, zone: str = "UTC", *, back: str = "") -> str:
-    return _env.get_template("receipt.html").render(r=r, back=back, **_facts(r, seller, zone))
+def render_html(r: Receipt, seller: Settings | None = None, zone: str = "UTC", *, back: str = "",
+                pdf: bool = False) -> str:
+    return _env.get_template("receipt.html").render(r=r, back=back, pdf=pdf, **_facts(r, seller, zone))
 
 
 def render_pdf(r: Receipt, seller: Settings | None = None, zone: str = "UTC") -> bytes:
-    facts = _facts(r, seller, zone)
-    out = BytesIO()
-    pdf = canvas.Canvas(out, pagesize=A4, invariant=1)
-    pdf.setTitle(f"Receipt {r.number}")
-    pdf.setAuthor(facts["seller"])
-    pdf.setSubject("Receipt (untagged PDF; the HTML receipt is the accessible version)")
-    width, height = A4
-    x, y = 20 * mm, height - 30 * mm
-    pdf.setFont("Helvetica-Bold", 18)
-    pdf.drawString(x, y, f"Receipt {r.number}")
-    pdf.setFont("Helvetica", 10)
-    seller_lines = [facts["seller"], *facts["seller_address"]]
-    if facts["tax_id"]:
-        seller_lines.append(f"Tax id: {facts['tax_id']}")
-    lines = [
-        f"Communications Credits - issued {facts['issued']}",
-        "",
-        *seller_lines,
-        "",
-        f"Billed to: {r.tenant_name}",
-        f"Paid with: {r.card_brand.capitalize()} ending in {r.card_last4}",
-        f"Payment reference: {r.charge_ref}",
-        "",
-    ]
-    for line in lines:
-        y -= 6 * mm
-        pdf.drawString(x, y, line)
-    y -= 8 * mm
-    pdf.setFont("Helvetica-Bold", 11)
-    pdf.drawString(x, y, facts["description"])
-    pdf.drawRightString(width - 20 * mm, y, f"{facts['amount']} {r.currency}")
-    y -= 4 * mm
-    pdf.line(x, y, width - 20 * mm, y)
-    y -= 7 * mm
-    pdf.drawString(x, y, "Total paid")
-    pdf.drawRightString(width - 20 * mm, y, f"{facts['amount']} {r.currency}")
-    pdf.setFont("Helvetica", 8)
-    pdf.drawString(x, 20 * mm, f"Credits expire 12 months after purchase. Receipt id {r.id}.")
-    pdf.showPage()
-    pdf.save()
-    return out.getvalue()
+    """The receipt as a tagged PDF (PDF/UA-1), from the same HTML as the page."""
+    from weasyprint import HTML  # needs Pango; only the PDF does
+
+    document = HTML(string=render_html(r, seller, zone, pdf=True), base_url=str(TEMPLATES))
+    return bytes(document.write_pdf(pdf_variant="pdf/ua-1"))
