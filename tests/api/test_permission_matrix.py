@@ -84,7 +84,8 @@ class World:
         """Placeholders for one request: resources a request may destroy are made for it."""
         fresh = row.method == "DELETE"
         values = {"tid": self.tid, "uid": self.uid, "rid": self.rid, "unique": uuid.uuid4().hex, "currency": "USD",
-                  "pmid": self.api.card(self.tid) if fresh and "{pmid}" in row.path else self.pmid,
+                  # another card than self.pmid: the same card again would be that one (duplicate)
+                  "pmid": self.api.card(self.tid, "5555555555554444") if fresh and "{pmid}" in row.path else self.pmid,
                   "wid": self.webhook() if fresh and "{wid}" in row.path else self.wid}
         if "{token_id}" in row.path:
             values["token_id"] = self.switch(None)[0]
