@@ -48,9 +48,9 @@ def usage(
     export = usage_export.open_export(rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type)
     name = export_name(tid, start, end, rt.clock.now())
     if format == "csv":
-        return StreamingResponse(usage_export.csv_stream(export), media_type="text/csv",
+        return StreamingResponse(usage_export.threaded(usage_export.csv_stream(export)), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-    return StreamingResponse(usage_export.xlsx_stream(export), media_type=XLSX,
+    return StreamingResponse(usage_export.threaded(usage_export.xlsx_stream(export)), media_type=XLSX,
                              headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 

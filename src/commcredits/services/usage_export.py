@@ -3,21 +3,26 @@
 An export is checked (access, filters, tenant) before the first byte; then the rows come from
 one driver-level SELECT read in chunks inside a read transaction (never the writer gate),
 each chunk is formatted and written, and the output is handed out in pieces of about 64 KB.
-The generators are synchronous: the web framework runs each step in its thread pool, so an
-export never holds the event loop that answers call control, and at most one piece is
-buffered. Formatting is per chunk with cached formatters: money strings per amount,
-"Domestic/International" and "Destination Dialed" per (number type, scope, country,
-location). Figures: docs/reports.md.
+The generators are synchronous and run in a thread of their own (`threaded`), which hands
+pieces to the response through a queue of at most `DEPTH` pieces: an export never holds the
+event loop that answers call control, it reads and formats while the loop sends, and a slow
+client stops it after a few pieces instead of letting memory grow. Formatting uses cached
+formatters: money strings per amount, "Domestic/International" and "Destination Dialed" per
+(number type, scope, country, location). Figures: docs/reports.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
+from itertools import repeat
+from operator import add
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,10 +37,11 @@ from .principal import Principal, require_tenant
 from .reports import _WIDTHS, COLUMNS, _destination, _filters
 from .runtime import Runtime
 
-FLUSH = 64 * 1024  # characters of CSV handed out at a time
+FLUSH = 256 * 1024  # characters of CSV handed out at a time
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _DAY = timedelta(days=1)
 _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
+DEPTH = 4  # pieces an export may have ready before the client takes them
 HUGE_ROWS = 1_500_000  # past this many rows the sheet XML may pass 2 GiB: write it as ZIP64
 
 
@@ -84,20 +90,22 @@ class _Places(dict[tuple[Any, ...], tuple[str, str]]):
         return value
 
 
-def csv_rows(export: Export) -> Iterator[list[tuple[Any, ...]]]:
-    """The report's rows as CSV values (strings and whole seconds), a chunk at a time."""
+def csv_rows(export: Export) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The report's rows as CSV values (strings and whole seconds), a chunk at a time. Each
+    chunk is turned into columns and every column is mapped by a C-level callable (a cached
+    formatter, a datetime method), so no Python code runs per row."""
     money = lru_cache(maxsize=16_384)(partial(format_micros, decimals=export.digits))
     places = _Places()
     for chunk, instant in _chunks(export):
-        out = []
-        for rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, dom, country, callee, started, dur, fee, \
-                charge, cur, cap, blocked in chunk:
-            start = instant(started)
-            out.append((rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype,
-                        *places[ntype, dom, country, loc], callee, start.isoformat() + "Z",
-                        (start + timedelta(seconds=dur)).isoformat() + "Z", dur, money(fee), money(charge), cur,
-                        cap, blocked))
-        yield out
+        (rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, dom, country, callee, started, dur, fee, charge,
+         cur, cap, blocked) = zip(*chunk, strict=True)
+        starts = started if instant is _same else list(map(instant, started))
+        ends = map(add, starts, map(timedelta, repeat(0), dur))
+        scope, dest = zip(*map(places.__getitem__, zip(ntype, dom, country, loc, strict=True)), strict=True)
+        yield zip(rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, scope, dest, callee,
+                  map(add, map(datetime.isoformat, starts), repeat("Z")),
+                  map(add, map(datetime.isoformat, ends), repeat("Z")), dur, map(money, fee), map(money, charge),
+                  cur, cap, blocked, strict=True)
 
 
 def csv_stream(export: Export, *, bom: bool = False) -> Iterator[bytes]:
@@ -164,3 +172,47 @@ def xlsx_stream(export: Export, *, zone: str | None = None) -> Iterator[bytes]:
         f'#,##0 "{export.currency}"'
     yield from xl.stream_xlsx("PSTN usage", header, [_WIDTHS.get(n, 12) for n in COLUMNS], _xlsx_blocks(export, tz),
                               date_format="yyyy-mm-dd hh:mm:ss", money_format=money_format, huge=calls > HUGE_ROWS)
+
+
+_END = object()
+
+
+async def threaded(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """`pieces`, made in a worker thread, with at most DEPTH of them waiting. Leaving early
+    (the client went away) stops the thread, which closes the generator and its read
+    transaction."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue[Any] = asyncio.Queue()
+    room, stop = threading.Semaphore(DEPTH), threading.Event()
+
+    def hand(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(ready.put_nowait, item)
+        except RuntimeError:  # the loop is gone (server shutting down)
+            stop.set()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                while not room.acquire(timeout=1):
+                    if stop.is_set():
+                        return
+                if stop.is_set():
+                    return
+                hand(piece)
+            hand(_END)
+        except Exception as exc:  # handed to the response, which then fails the stream
+            hand(exc)
+        finally:
+            pieces.close()  # type: ignore[attr-defined]
+
+    threading.Thread(target=produce, name="usage-export", daemon=True).start()
+    try:
+        while (item := await ready.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            room.release()
+            yield item
+    finally:
+        stop.set()
+        room.release()

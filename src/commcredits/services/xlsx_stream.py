@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-FLUSH = 64 * 1024  # bytes of zip output handed out at a time
+FLUSH = 256 * 1024  # bytes of zip output handed out at a time
 EMPTY = "<c/>"
 DATE, MONEY, BOLD = 1, 2, 3  # cell styles (index into cellXfs below)
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"

@@ -107,7 +107,7 @@ def usage_export(p: ViewDep, format: Short = "csv", start: FromQ = "", end: ToQ 
     name = f"pstn-usage-{first.isoformat()}-to-{last.isoformat()}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "csv":
-        return StreamingResponse(exports.csv_stream(export, bom=True), media_type="text/csv; charset=utf-8",
-                                 headers=headers)
-    return StreamingResponse(exports.xlsx_stream(export, zone=p.tenant.timezone), media_type=XLSX,
-                             headers=headers)
+        body = exports.csv_stream(export, bom=True)
+        return StreamingResponse(exports.threaded(body), media_type="text/csv; charset=utf-8", headers=headers)
+    body = exports.xlsx_stream(export, zone=p.tenant.timezone)
+    return StreamingResponse(exports.threaded(body), media_type=XLSX, headers=headers)
