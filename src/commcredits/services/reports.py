@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import geocoder
 
-from ..db import reports
+from ..db import report_stream, reports
 from ..db import tenants as tenant_db
 from ..db.engine import read_tx
 from ..domain.access import VIEW_BILLING
@@ -136,6 +136,7 @@ def usage_page(
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         totals = reports.usage_totals(conn, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type)
+        by = report_stream.totals_by(conn, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type)
         rows = list(
             reports.usage_rows(
                 conn,
@@ -156,7 +157,13 @@ def usage_page(
         "columns": list(COLUMNS),
         "next_cursor": f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
         "totals": {k: v if k == "calls" else format_micros(v, digits) for k, v in totals.items()},
+        "totals_by": {key: [_money_sums(g, digits) for g in groups] for key, groups in by.items()},
     }
+
+
+def _money_sums(group: dict[str, Any], digits: int) -> dict[str, Any]:
+    """A group's sums with the money ones as decimal strings."""
+    return {k: format_micros(v, digits) if k in ("charge", "credits", "postpaid") else v for k, v in group.items()}
 
 
 def usage_export(
