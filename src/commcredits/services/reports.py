@@ -1,8 +1,8 @@
 """The PSTN usage report (JSON, CSV, Excel) and the funding advice.
 
-The report has the columns of the provider's PSTN usage report, one row per call. Exports
-stream: rows are read in pages and written as they come, so a month of a large tenant's
-traffic never sits in memory.
+The report has the columns of the provider's PSTN usage report, one row per call. The CSV
+and Excel files are streamed by `usage_export`; `as_csv` here serves smaller CSV downloads
+(the transactions page).
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -166,34 +164,6 @@ def _money_sums(group: dict[str, Any], digits: int) -> dict[str, Any]:
     return {k: format_micros(v, digits) if k in ("charge", "credits", "postpaid") else v for k, v in group.items()}
 
 
-def usage_export(
-    rt: Runtime,
-    who: Principal,
-    tenant_id: str,
-    *,
-    start: datetime | None,
-    end: datetime | None,
-    user_id: str | None,
-    call_type: str | None,
-) -> tuple[str, Iterator[list[Any]]]:
-    """The currency and a stream of report rows (the header first)."""
-    require_tenant(who, tenant_id, VIEW_BILLING)
-    _filters(call_type, start, end)
-    with read_tx(rt.engine) as conn:
-        tenant = tenant_db.get(conn, tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    digits = minor_units(tenant.currency)
-
-    def rows() -> Iterator[list[Any]]:
-        yield list(COLUMNS)
-        with read_tx(rt.engine) as conn:
-            for r in reports.usage_rows(conn, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type):
-                yield _row(r, digits)
-
-    return tenant.currency, rows()
-
-
 def as_csv(rows: Iterator[list[Any]], *, bom: bool = False) -> Iterator[str]:
     """CSV text as it streams; `bom` starts it with a UTF-8 byte order mark, which Excel needs
     to read non-ASCII names right (the web download sets it, the API's CSV stays plain)."""
@@ -208,67 +178,10 @@ def as_csv(rows: Iterator[list[Any]], *, bom: bool = False) -> Iterator[str]:
         buffer.truncate()
 
 
-_TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
-_MONEY = (COLUMNS.index("Connection Fee"), COLUMNS.index("Charge"))
 _WIDTHS = {"UsageId": 38, "Call ID": 16, "Conference ID": 14, "User Id": 38, "UPN": 28, "User Display Name": 22,
            "Caller ID": 16, "Call Type": 20, "Destination Dialed": 18, "Destination Number": 16,
            "Domestic/International": 14, "Start Time": 20, "End Time": 20, "Capability": 26,
            "Blocked by policy": 10}
-
-
-def _typed(row: list[Any], zone: ZoneInfo | None) -> list[Any]:
-    """A report row with Excel types: naive datetimes (in `zone`, else UTC), Decimal money."""
-    out = list(row)
-    for i in _TIMES:
-        instant = datetime.fromisoformat(str(row[i]).replace("Z", "+00:00"))
-        out[i] = instant.astimezone(zone or UTC).replace(tzinfo=None, microsecond=0)
-    for i in _MONEY:
-        out[i] = Decimal(str(row[i]))
-    return out
-
-
-def as_xlsx(rows: Iterator[list[Any]], *, currency: str = "", zone: str | None = None) -> bytes:
-    """An Excel workbook whose cells are typed: dates as dates, money as numbers in the
-    currency's format, seconds as numbers; the header row frozen, an autofilter over the
-    table, and column widths. Write-only mode: rows stream into the file. Times are in
-    `zone` when given (the header names it), else UTC."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("PSTN usage")
-    sheet.freeze_panes = "A2"
-    for i, name in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(i)].width = _WIDTHS.get(name, 12)
-    tz = ZoneInfo(zone) if zone and zone != "UTC" else None
-    money_format = f'#,##0.{"0" * minor_units(currency or "USD")} "{currency}"' if currency else "#,##0.00####"
-    header = next(rows, None)
-    if header is not None:
-        names = [f"{n} ({zone})" if tz and i in _TIMES else n for i, n in enumerate(header)]
-        sheet.append([_bold(sheet, n, Font) for n in names])
-    count = 0
-    for row in rows:
-        cells = []
-        for i, value in enumerate(_typed(row, tz)):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.number_format = "yyyy-mm-dd hh:mm:ss" if i in _TIMES else money_format if i in _MONEY else "General"
-            cells.append(cell)
-        sheet.append(cells)
-        count += 1
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _bold(sheet: Any, value: str, font: Any) -> Any:
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.font = font(bold=True)
-    return cell
 
 
 def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
