@@ -12,14 +12,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..db import report_stream, usage_pages
 from ..db import tenants as tenant_db
-from ..db import usage_pages
 from ..db.engine import read_tx
 from ..domain.access import VIEW_BILLING
 from ..domain.money import format_micros, minor_units
 from ..errors import NotFound, ValidationError
 from .principal import Principal, require_tenant
-from .reports import COLUMNS, _filters, _row
+from .reports import COLUMNS, _filters, _money_sums, _row
 from .runtime import Runtime
 
 PAYERS = ("pool", "credits", "free", "postpaid")
@@ -50,6 +50,7 @@ def usage_overview(rt: Runtime, who: Principal, tenant_id: str, *, start: dateti
             raise NotFound(f"tenant {tenant_id} not found")
         rows = usage_pages.newest_first(conn, tenant_id, **where, before=_cursor(cursor), limit=limit + 1)
         sums = usage_pages.totals(conn, tenant_id, **where)
+        by = report_stream.totals_by(conn, tenant_id, **where)
         days = _days(usage_pages.chart_facts(conn, tenant_id, **where), start, end, ZoneInfo(tenant.timezone))
     digits = minor_units(tenant.currency)
     last = rows[limit - 1] if len(rows) > limit else None
@@ -61,6 +62,7 @@ def usage_overview(rt: Runtime, who: Principal, tenant_id: str, *, start: dateti
         "days": [{**d, "credits": format_micros(d["credits"], digits),
                   "postpaid": format_micros(d["postpaid"], digits)} for d in days],
         "currency": tenant.currency,
+        "totals_by": {key: [_money_sums(g, digits) for g in groups] for key, groups in by.items()},
     }
 
 
