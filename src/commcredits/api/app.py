@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from .. import __version__
@@ -23,8 +25,21 @@ from . import (
 )
 
 
+class CommCreditsApp(FastAPI):
+    """FastAPI, with the switch's call-control requests served before its middleware stack
+    (`routes_calls.CallControlPath`): they need none of it, and the switch waits for them."""
+
+    fast_path: routes_calls.CallControlPath | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.fast_path is not None and routes_calls.CallControlPath.serves(scope):
+            await self.fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(rt: Runtime) -> FastAPI:
-    app = FastAPI(
+    app = CommCreditsApp(
         title="commcredits",
         version=__version__,
         description="Prepaid Communications Credits for telephony providers.",
@@ -36,5 +51,5 @@ def create_app(rt: Runtime) -> FastAPI:
         app.include_router(module.router)
     app.include_router(password_api.router)
     app.mount("/admin", create_web_app(rt))  # the web admin center (web/)
-    app.add_middleware(routes_calls.CallControlPath, rt=rt)  # the switch's real-time path, outermost
+    app.fast_path = routes_calls.CallControlPath(None, rt)
     return app

@@ -16,6 +16,7 @@ database is unreachable the answer is `503 unavailable` and the switch must deny
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from ..services.call_records import parse_instant, storable
 from ..services.runtime import Runtime
 
 router = APIRouter(prefix="/v1/calls", tags=["call control"])
+log = logging.getLogger("commcredits.calls")
 PROBLEM = b"application/problem+json"
 MAX_BODY = 16_384
 Text = Annotated[StrictStr, Field(max_length=200)]
@@ -184,14 +186,18 @@ async def handle(rt: Runtime, path: str, bearer: str | None, raw: bytes) -> tupl
 
 
 class CallControlPath:
-    """ASGI: serve POST /v1/calls/* directly, everything else through the wrapped app."""
+    """ASGI: serve POST /v1/calls/* directly (`serves`), everything else through the wrapped app."""
 
     def __init__(self, app: Any, rt: Runtime) -> None:
         self.app, self.rt = app, rt
 
+    @staticmethod
+    def serves(scope: Any) -> bool:
+        return bool(scope["type"] == "http" and scope["method"] == "POST"
+                    and scope.get("path", "").startswith("/v1/calls/"))
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or scope["method"] != "POST" or not path.startswith("/v1/calls/"):
+        if not self.serves(scope):
             await self.app(scope, receive, send)
             return
         raw, bearer = b"", None
@@ -205,7 +211,11 @@ class CallControlPath:
                 status, body, kind = _problem(413, "too_large", "Request too large", f"at most {MAX_BODY} bytes")
                 break
             if not message.get("more_body"):
-                status, body, kind = await handle(self.rt, path, bearer, raw)
+                try:
+                    status, body, kind = await handle(self.rt, scope["path"], bearer, raw)
+                except Exception as exc:  # a defect: still a problem+json answer, logged with its traceback
+                    log.exception("call control failed")
+                    status, body, kind = _problem(500, "internal", "Internal error", type(exc).__name__)
                 break
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
