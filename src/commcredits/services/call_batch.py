@@ -101,7 +101,8 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
         rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
     changed = _charge_records(batch, jobs, results)
     changed += _settle(batch, jobs, results, rows, locked)
-    _load_accounts(batch, locked, jobs, rows)
+    if any(job.kind in ("authorize", "extend") for job in jobs):
+        _load_accounts(batch, locked, jobs, rows)
     answered: dict[str, dict[str, Any]] = {}
     for i, job in enumerate(jobs):
         if results[i] is not None or job.kind in ("end", "records"):
