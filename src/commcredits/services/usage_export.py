@@ -17,6 +17,7 @@ import asyncio
 import csv
 import io
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ FLUSH = 256 * 1024  # characters of CSV handed out at a time
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _DAY = timedelta(days=1)
 _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
+ROWS = 256  # rows formatted between two chances for the event loop to run (about a millisecond)
 DEPTH = 4  # pieces an export may have ready before the client takes them
 HUGE_ROWS = 1_500_000  # past this many rows the sheet XML may pass 2 GiB: write it as ZIP64
 
@@ -75,8 +77,9 @@ def _same(value: Any) -> Any:
 def _chunks(export: Export) -> Iterator[tuple[list[tuple[Any, ...]], Callable[[Any], datetime]]]:
     """Chunks of driver rows, with how to read their instants (text on SQLite)."""
     with read_tx(export.rt.engine) as conn:
-        for rows in report_stream.export_chunks(conn, export.tenant_id, **export.where):
+        for rows in report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, **export.where):
             yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
+            time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
 
 
 class _Places(dict[tuple[Any, ...], tuple[str, str]]):
