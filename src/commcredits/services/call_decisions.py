@@ -30,7 +30,7 @@ from ..domain.plans import Allowances, PoolKey, pool_sizes
 from ..domain.purchases import TenantFacts, purchase_refusal
 from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..domain.reservations import next_grant
-from ..domain.spend_controls import SpendControls, effective_policy, policy_blocks
+from ..domain.spend_controls import SpendControls, day_key, effective_policy, policy_blocks
 from ..errors import NotFound, ValidationError
 from . import alerts
 from .call_control import AuthorizeRequest, ExtendRequest, answer
@@ -52,7 +52,7 @@ class Account:
     products: frozenset[str] = frozenset()
     pools: dict[str, Any] = field(default_factory=dict)  # period -> (sizes, used, held)
     controls: SpendControls = field(default_factory=SpendControls)
-    room: dict[str | None, int | None] = field(default_factory=dict)  # holder -> cap room (before holds)
+    room: dict[tuple[str | None, str], int | None] = field(default_factory=dict)  # (holder, day) -> cap room
     user_held: dict[str, int] = field(default_factory=dict)  # holder -> money held by their calls
 
 
@@ -162,7 +162,7 @@ def decide(batch: Batch, account: Account, call: CallDescriptor, holder: str | N
         return done(allow("postpaid", "postpaid", None))
     if tenant.billing_mode == "migrating" and account.available <= 0:
         return done(allow("postpaid", "postpaid", None))
-    spendable = under_caps(batch, account, holder, account.available)
+    spendable = under_caps(batch, account, holder, account.available, call.started_at)
     if spendable is None:
         return deny("spend_cap_reached")
     grant = next_grant(granted_s=0, held=0, available=spendable, chunk_s=settings.call_chunk_seconds,
@@ -188,33 +188,35 @@ def blocked(batch: Batch, account: Account, call: CallDescriptor, holder: str | 
                          emergency=False)
 
 
-def under_caps(batch: Batch, account: Account, holder: str | None, available: int) -> int | None:
+def under_caps(batch: Batch, account: Account, holder: str | None, available: int, started: datetime) -> int | None:
     """What a credit-funded call may spend: the available balance, lowered to what the spend
     caps leave after what calls in progress hold (the tenant's calls for its daily and monthly
     caps, the holder's for the per-user cap); None when a cap is used up (the admins are told
-    once per period)."""
+    once per period). The caps are those of the day and month the call started in, where its
+    charge will count, also when it is extended after midnight."""
     controls, tenant = account.controls, account.tenant
     tenant_caps = controls.daily_limit is not None or controls.monthly_limit is not None
     user_cap = controls.user_daily_limit is not None and holder is not None
     if not tenant_caps and not user_cap:
         return available
-    if holder not in account.room:  # what the caps leave before holds, once per batch
-        if tenant_caps and None not in account.room:
-            account.room[None] = room_left(batch.conn, tenant, replace(controls, user_daily_limit=None), batch.now,
-                                           None)
-        if user_cap and holder is not None:
-            account.room[holder] = room_left(batch.conn, tenant, replace(controls, daily_limit=None,
-                                                                         monthly_limit=None), batch.now, holder)
-            account.user_held[holder] = account.user_held.get(holder, 0) + held_by(batch, tenant.id, holder)
+    day = day_key(started, tenant.timezone)
+    if (None, day) not in account.room and tenant_caps:  # what the caps leave before holds, once per batch
+        account.room[(None, day)] = room_left(batch.conn, tenant, replace(controls, user_daily_limit=None), started,
+                                              None)
+    if user_cap and (holder, day) not in account.room:
+        account.room[(holder, day)] = room_left(batch.conn, tenant, replace(controls, daily_limit=None,
+                                                                             monthly_limit=None), started, holder)
+        if holder not in account.user_held:
+            account.user_held[holder or ""] = held_by(batch, tenant.id, holder or "")
     lefts = []
     if tenant_caps:
-        lefts.append(int(account.room[None] or 0) - (tenant.reserved + account.reserved_delta))
+        lefts.append(int(account.room[(None, day)] or 0) - (tenant.reserved + account.reserved_delta))
     if user_cap and holder is not None:
-        lefts.append(int(account.room[holder] or 0) - account.user_held.get(holder, 0))
+        lefts.append(int(account.room[(holder, day)] or 0) - account.user_held.get(holder, 0))
     left = min(lefts)
     if left <= 0:
         held = tenant.reserved + account.reserved_delta
-        hit = exhausted_cap(batch.conn, tenant, controls, batch.now, holder, held=held)
+        hit = exhausted_cap(batch.conn, tenant, controls, started, holder, held=held)
         if hit is not None:
             alerts.notify_cap_reached(batch.conn, tenant, hit.period_key, cap=hit.cap, limit=hit.limit,
                                       spent=hit.spent, now=batch.now,
@@ -272,7 +274,7 @@ def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) ->
     settings = batch.rt.settings
     holder = row["organizer_id"] if row["call_type"] == "conf_out" else row["user_id"]
     call = describe_call(batch, account, row["call_type"], row["callee"], holder, row["started_at"])
-    spendable = under_caps(batch, account, holder, account.available)
+    spendable = under_caps(batch, account, holder, account.available, call.started_at)
     grant = next_grant(granted_s=row["granted_s"], held=row["amount"], available=spendable or 0,
                        chunk_s=settings.call_chunk_seconds, full=req.reserve_full, limit_s=settings.call_max_seconds,
                        longest=lambda budget, upto: call.longest(batch.index, budget, upto=upto,
