@@ -47,7 +47,8 @@ def run_jobs(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
 def move_clock(body: ClockIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     require_operator(who)
     if not rt.settings.sandbox:
-        raise NotFound("the sandbox clock exists only in sandbox mode (COMMCREDITS_SANDBOX=1)")
+        raise NotFound("the sandbox clock exists only on a sandbox database (commcredits init --sandbox, "
+                       "or serve --sandbox on a new database)")
     if (body.now is None) == (body.advance is None):
         raise ValidationError("give exactly one of 'now' or 'advance'")
     if body.now is not None:

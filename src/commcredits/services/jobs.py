@@ -22,6 +22,7 @@ from . import alerts, auto_recharge, notifications
 from .balance_events import balance_changed
 from .call_control import expire_reservations
 from .clock import FixedClock, SandboxClock
+from .funds import iso
 from .funds_expiring import next_reminder, remind_expiring_funds
 from .ledger_ops import forfeit_lot
 from .runtime import Runtime
@@ -52,7 +53,7 @@ def sweep_expired(rt: Runtime, now: datetime) -> int:
 def run_due_jobs(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
     now = now or rt.clock.now()
     recovered = auto_recharge.recover(rt, now)  # attempts left pending first, then new work
-    return {"now": now.isoformat(), "recovered_payments": recovered,
+    return {"now": iso(now), "recovered_payments": recovered,
             "expired_lots": sweep_expired(rt, now),
             "expired_reservations": expire_reservations(rt, now),
             "statements_issued": issue_statements(rt, now),
@@ -87,4 +88,4 @@ def move_clock(rt: Runtime, target: datetime) -> dict[str, Any]:
         instant = due
     clock.set(target)
     totals["expired_lots"] += run_due_jobs(rt, target)["expired_lots"]
-    return {"from": start.isoformat(), "now": target.isoformat(), **totals}
+    return {"from": iso(start), "now": iso(target), **totals}
