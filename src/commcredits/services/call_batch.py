@@ -61,7 +61,7 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
     locked = usage.lock_tenants(conn, tenant_ids)
     if conn.dialect.name != "sqlite":  # re-read under the locks: another process may have settled
         rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
-    changed = _charge_records(batch, jobs, results)
+    changed = _charge_records(batch, jobs, results, locked)
     changed += _settle(batch, jobs, results, rows, locked)
     if any(job.kind in ("authorize", "extend") for job in jobs):
         _load_accounts(batch, locked, jobs, rows)
@@ -190,7 +190,7 @@ def _load_controls(batch: Batch, raw: Raw, tenant_ids: set[str], holders: set[st
 # ---------------------------------------------------------------- call records and settlement (end)
 
 
-def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any]) -> list[str]:
+def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locked: dict[str, Tenant]) -> list[str]:
     """Charge the call records of every `records` request of the batch in one pass of the
     charging core (a record repeated across requests is charged once, then a duplicate)."""
     spans: list[tuple[int, int, int]] = []  # job index, first outcome, end
@@ -213,7 +213,8 @@ def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any]) -> li
         spans.append((i, start, len(outcomes)))
     if not spans:
         return []
-    recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now) if by_tenant else []
+    recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now,
+                                  locked=locked) if by_tenant else []
     for i, start, end in spans:
         results[i] = outcomes[start:end]
     return recharge
@@ -245,7 +246,8 @@ def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[st
         for n, (_, rec) in enumerate(records):
             by_tenant[rec.tenant_id].append((n, rec))
         outcomes: list[charging.Outcome] = [charging.NOT_YET] * len(records)
-        recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True)
+        recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True,
+                                      locked=locked)
         for (i, _), body in zip(records, _release(batch, records, outcomes, rows, locked), strict=True):
             results[i] = body
     for i, job in enumerate(jobs):  # repeated ends, in this batch or after an earlier one

@@ -35,7 +35,7 @@ from ..domain.funding import LICENSE
 from ..domain.journal import usage_entry
 from ..domain.lots import Lot, balance, plan_draw
 from ..domain.money import format_micros, minor_units
-from ..domain.plans import Allowances, PoolKey, pool_sizes, threshold_crossed
+from ..domain.plans import CALLING_PLANS, CONFERENCING, Allowances, PoolKey, pool_sizes, threshold_crossed
 from ..domain.rating import NoRate, RatingError, RatingIndex
 from ..domain.spend_controls import balance_crossings as crossings
 from ..domain.spend_controls import effective_policy, implausible, policy_blocks
@@ -45,6 +45,7 @@ from .call_records import CallRecord, Rejected, parse_record
 from .rating import rating_index
 from .runtime import Runtime
 
+POOL_PRODUCTS = frozenset({*CALLING_PLANS, CONFERENCING})
 PoolSlot = tuple[str, PoolKey]  # (period YYYY-MM in the tenant's zone, pool)
 Items = dict[str, list[tuple[int, CallRecord]]]  # tenant id -> (input position, record)
 _ROW = ("id", "tenant_id", "call_id", "conference_id", "call_type", "user_id", "organizer_id", "caller",
@@ -179,16 +180,18 @@ def _reject(record_id: str, code: str, detail: str) -> Outcome:
 
 
 def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
-              now: datetime, *, settlements: bool = False) -> list[str]:
+              now: datetime, *, settlements: bool = False, locked: Mapping[str, Tenant] | None = None) -> list[str]:
     """Decide and write the whole batch inside the caller's transaction (call records, or the
     call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check.
 
     `settlements` are ends of calls authorized before: their start and length were accepted
-    then, so they are not refused as implausible (a call is never dropped)."""
-    found = usage.lock_tenants(conn, by_tenant)
-    books = _load(conn, found, by_tenant, now)
+    then, so they are not refused as implausible (a call is never dropped). `locked`: the
+    tenants the caller has locked in this transaction already (the call desk)."""
+    found = {t: locked[t] for t in by_tenant if t in locked} if locked is not None else \
+        usage.lock_tenants(conn, by_tenant)
     records = [r for items in by_tenant.values() for _, r in items]
     people = usage.users_by_id(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
+    books = _load(conn, found, by_tenant, now, people)
     stored = usage.existing_records(conn, [r.id for r in records])
     seen: dict[str, tuple[str, Outcome]] = {}
     for tenant_id, items in by_tenant.items():
@@ -203,14 +206,16 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     return [t for t in paying if t in with_recharge]
 
 
-def _load(conn: Connection, found: dict[str, Tenant], by_tenant: Items, now: datetime) -> dict[str, _Book]:
+def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
+          people: Mapping[str, tuple[str, str, frozenset[str]]]) -> dict[str, _Book]:
     ids = [tid for tid in by_tenant if tid in found]
     months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
-    periods = {months[tid](r.started_at) for tid in ids for _, r in by_tenant[tid]}
-    used = usage.pool_used_of_tenants(conn, ids, periods)
     quantities = usage.subscriptions_of_tenants(conn, ids)
-    holders = usage.license_holders_of_tenants(conn, ids)
-    allowances = Allowances(usage.allowances(conn))
+    pooled = [tid for tid in ids if _may_draw_pools(quantities.get(tid, {}), by_tenant[tid], people)]
+    periods = {months[tid](r.started_at) for tid in pooled for _, r in by_tenant[tid]}
+    used = usage.pool_used_of_tenants(conn, pooled, periods)
+    holders = usage.license_holders_of_tenants(conn, pooled)
+    allowances = Allowances(usage.allowances(conn) if pooled else {})
     lots = ledger.usable_lots_of_tenants(conn, ids)
     thresholds = usage.low_balance_thresholds(conn, ids)
     policy_holders = [h for tid in ids for _, r in by_tenant[tid]
@@ -225,6 +230,20 @@ def _load(conn: Connection, found: dict[str, Tenant], by_tenant: Items, now: dat
                            lots[tid], balance(lots[tid], tenant.deficit, now), low_threshold=thresholds.get(tid),
                            dial_out_policy=tenant_policies.get(tid, "all"), policies=own_policies.get(tid, {}))
     return books
+
+
+def _may_draw_pools(owned: Mapping[str, int], items: list[tuple[int, CallRecord]],
+                    people: Mapping[str, tuple[str, str, frozenset[str]]]) -> bool:
+    """Whether any of the tenant's records can route to a minute pool: the tenant subscribes
+    to a product with a pool, or a record's user (organizer) holds a calling-plan license
+    (domain/funding.py). Tenants without either skip reading pool state."""
+    if any(q > 0 and p in POOL_PRODUCTS for p, q in owned.items()):
+        return True
+    for _, rec in items:
+        holder = rec.organizer_id if rec.call_type == "conf_out" else rec.user_id
+        if holder and holder in people and people[holder][2] & POOL_PRODUCTS:
+            return True
+    return False
 
 
 def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[str, dict[str, Any]],
