@@ -189,7 +189,7 @@ class BatchEntry:
 
 def usable_lots_of_tenants(conn: Connection, tenant_ids: list[str]) -> dict[str, list[Lot]]:
     """Each tenant's lots that still hold money, in draw order (as `tenant_lots`)."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, list[Lot]] = {tid: [] for tid in tenant_ids}
     for chunk in raw.chunks(tenant_ids):
         cond, params = raw.among("tenant_id", chunk)
@@ -207,7 +207,7 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> li
     transaction ids in the order of `items`."""
     if not items:
         return []
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     at = raw.instant(now)
     ids = [raw.insert_id("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
                          "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -3,7 +3,7 @@
 SQLAlchemy Core builds, caches and binds a statement in 20-1,000 µs (an IN list of ids
 costs most); the driver executes a prepared one in 2-20 µs (measured: docs/performance.md).
 The few statements every call or record runs are therefore written once as SQL text here,
-inside the same transaction as everything else (`Raw(conn)` borrows the connection's
+inside the same transaction as everything else (`Raw.of(conn)` borrows the connection's
 DBAPI connection), with these conventions:
 
 - placeholders are written `?` and become `%s` on PostgreSQL (psycopg prepares a statement
@@ -40,6 +40,16 @@ class Raw:
     def __init__(self, conn: Connection) -> None:
         self.dbapi: Any = conn.connection.driver_connection
         self.pg = conn.dialect.name != "sqlite"
+
+    @classmethod
+    def of(cls, conn: Connection) -> Raw:
+        """The `Raw` of a connection, made once per DBAPI connection (kept in its `info`, which
+        lives exactly as long as that DBAPI connection)."""
+        info = conn.info
+        raw: Raw | None = info.get("commcredits_raw")
+        if raw is None:
+            raw = info["commcredits_raw"] = cls(conn)
+        return raw
 
     def sql(self, text: str) -> str:
         return _pg(text) if self.pg else text

@@ -52,7 +52,7 @@ def export_chunks(conn: Connection, tenant_id: str, *, start: datetime | None, e
                   user_id: str | None, call_type: str | None, chunk: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
     """The tenant's call records in (started_at, id) order as tuples in `EXPORT_COLUMNS`
     order, in lists of at most `chunk`. Run it inside a read transaction."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     where, params = _where(raw, tenant_id, start, end, user_id, call_type)
     sql = raw.sql(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM call_records r "
                   f"LEFT JOIN users u ON u.id = r.user_id WHERE {where} ORDER BY r.started_at, r.id")
@@ -72,7 +72,7 @@ def export_chunks(conn: Connection, tenant_id: str, *, start: datetime | None, e
 def count(conn: Connection, tenant_id: str, *, start: datetime | None, end: datetime | None,
           user_id: str | None, call_type: str | None) -> int:
     """How many rows `export_chunks` would give."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     where, params = _where(raw, tenant_id, start, end, user_id, call_type)
     return int(raw.rows(f"SELECT COUNT(*) FROM call_records r WHERE {where}", params)[0][0])
 

@@ -44,7 +44,7 @@ def set_subscription(conn: Connection, tenant_id: str, product: str, quantity: i
 
 
 def allowances(conn: Connection) -> dict[tuple[str, str, str], int]:
-    rows = Raw(conn).rows("SELECT product, kind, country, minutes FROM plan_allowances")
+    rows = Raw.of(conn).rows("SELECT product, kind, country, minutes FROM plan_allowances")
     return {(p, k, c): m for p, k, c, m in rows}
 
 
@@ -92,7 +92,7 @@ def save_pool_used(conn: Connection, tenant_id: str, changed: dict[tuple[str, Po
 def existing_records(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Stored call records among `ids` (any tenant), for duplicate answers (one array
     parameter on PostgreSQL: the plan is a primary-key probe per id whatever the count)."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     found: dict[str, dict[str, Any]] = {}
     names = ("id", "tenant_id", "funding", "charge", "capability", "pool_minutes", "currency")
     for chunk in raw.chunks(ids):
@@ -136,7 +136,7 @@ def lock_tenants(conn: Connection, ids: Iterable[str]) -> dict[str, Tenant]:
     """Read the tenants and hold their row locks until the transaction ends (PostgreSQL,
     taken in id order so two batches never deadlock; SQLite's write transaction already
     holds the database lock)."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     found: dict[str, Tenant] = {}
     for chunk in raw.chunks(ids):
         cond, params = raw.among("id", chunk)
@@ -150,7 +150,7 @@ def lock_tenants(conn: Connection, ids: Iterable[str]) -> dict[str, Tenant]:
 
 
 def subscriptions_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, dict[str, int]] = defaultdict(dict)
     for chunk in raw.chunks(ids):
         cond, params = raw.among("tenant_id", chunk)
@@ -162,7 +162,7 @@ def subscriptions_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, 
 
 def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple[str, list[str]]]]:
     """(usage location, licenses) of every user of each tenant, counted in the database."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
     for chunk in raw.chunks(ids):
         cond, params = raw.among("tenant_id", chunk)
@@ -175,7 +175,7 @@ def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str
 
 def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, frozenset[str]]]:
     """user id -> (tenant id, usage location, licenses) for the users among `ids`."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, tuple[str, str, frozenset[str]]] = {}
     parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
     for chunk in raw.chunks(ids):
@@ -191,7 +191,7 @@ def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, st
 
 def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable[str]
                          ) -> dict[str, dict[tuple[str, PoolKey], int]]:
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, dict[tuple[str, PoolKey], int]] = defaultdict(dict)
     months = sorted(set(periods))
     if not months:
@@ -209,7 +209,7 @@ def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable
 def save_pool_used_many(conn: Connection, updates: list[tuple[str, str, PoolKey, int]],
                         inserts: list[tuple[str, str, PoolKey, int]]) -> None:
     """Write (tenant id, period, pool, used minutes): `updates` exist already, `inserts` are new."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     raw.many("UPDATE pool_usage SET used_minutes = ? WHERE tenant_id = ? AND period = ? AND product = ? "
              "AND kind = ? AND country = ?", [(u, t, m, k.product, k.kind, k.country) for t, m, k, u in updates])
     raw.many("INSERT INTO pool_usage (tenant_id, period, product, kind, country, used_minutes) "
@@ -225,7 +225,7 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     one driver-level executemany: the batch path skips per-row parameter dictionaries."""
     if not rows:
         return
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     first, second = _INSTANTS
     to_db = raw.instant
     fixed = [(*r[:first], to_db(r[first]), *r[first + 1:second], to_db(r[second]), *r[second + 1:])
@@ -236,7 +236,7 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """The tenants' `balance_low` thresholds (spend controls), where set."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     found: dict[str, int] = {}
     for chunk in raw.chunks(ids):
         cond, params = raw.among("tenant_id", chunk)
@@ -250,7 +250,7 @@ def dial_out_policies(conn: Connection, ids: Sequence[str], holders: Iterable[st
                       ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """The tenants' dial-out policies where set (spend controls), and the own policies of the
     users among `holders` that have one, per tenant."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     tenant_policies: dict[str, str] = {}
     own: dict[str, dict[str, str]] = defaultdict(dict)
     for chunk in raw.chunks(ids):
@@ -268,7 +268,7 @@ def dial_out_policies(conn: Connection, ids: Sequence[str], holders: Iterable[st
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of the tenants have auto-recharge settings (only those need the check after a
     charge; for the others it would do nothing)."""
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     found: set[str] = set()
     for chunk in raw.chunks(ids):
         cond, params = raw.among("tenant_id", chunk)

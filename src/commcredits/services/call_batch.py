@@ -88,7 +88,7 @@ def _principals(conn: Connection, bearers: list[str | None]) -> dict[str, tuple[
     by_hash = {hash_token(b): b for b in bearers if b}
     if not by_hash:
         return {}
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     cond, params = raw.among("token_hash", list(by_hash))
     found = raw.rows(f"SELECT token_hash, kind, tenant_id FROM tokens WHERE {cond} AND revoked_at IS NULL", params)
     return {by_hash[h]: (kind, tid) for h, kind, tid in found}
@@ -99,7 +99,7 @@ _INSTANTS = ("started_at", "expires_at", "created_at", "settled_at")
 
 
 def _reservations(conn: Connection, call_ids: list[str]) -> dict[str, dict[str, Any]]:
-    raw = Raw(conn)
+    raw = Raw.of(conn)
     out: dict[str, dict[str, Any]] = {}
     for chunk in raw.chunks(call_ids):
         cond, params = raw.among("call_id", chunk)
@@ -139,7 +139,7 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
     wanted = {t for t in locked}
     if not wanted:
         return
-    conn, raw = batch.conn, Raw(batch.conn)
+    conn, raw = batch.conn, Raw.of(batch.conn)
     figures: dict[str, tuple[int, int, int]] = {}
     for chunk in raw.chunks(wanted):
         cond, params = raw.among("t.id", chunk)
@@ -275,7 +275,7 @@ def _release(batch: Batch, records: list[tuple[int, CallRecord]], outcomes: list
         updates.append({"cid": rec.id, "status": status, "outcome": row["outcome"], "now": batch.now})
         released[row["tenant_id"]] += held
         row["status"], row["amount"] = status, 0
-    raw = Raw(batch.conn)
+    raw = Raw.of(batch.conn)
     raw.many("UPDATE reservations SET status = ?, amount = 0, pool_minutes = 0, settled_at = ?, outcome = ? "
              "WHERE call_id = ?", [(u["status"], raw.instant(u["now"]), u["outcome"], u["cid"]) for u in updates])
     raw.many("UPDATE tenants SET reserved = reserved - ? WHERE id = ?", [(v, t) for t, v in released.items() if v])
@@ -299,7 +299,7 @@ def _ended(req: EndRequest, row: dict[str, Any], results: list[Any], first: dict
 
 
 def _write_holds(batch: Batch) -> None:
-    raw = Raw(batch.conn)
+    raw = Raw.of(batch.conn)
     if batch.new_holds:
         raw.many(f"INSERT INTO reservations ({', '.join(_RESERVATION)}) VALUES ({', '.join('?' * len(_RESERVATION))})",
                  [tuple(raw.instant(row[c]) if c in _INSTANTS and row.get(c) is not None else row.get(c)

@@ -226,7 +226,7 @@ def under_caps(batch: Batch, account: Account, holder: str | None, available: in
 
 
 def held_by(batch: Batch, tenant_id: str, holder: str) -> int:
-    rows = Raw(batch.conn).rows("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE tenant_id = ? "
+    rows = Raw.of(batch.conn).rows("SELECT COALESCE(SUM(amount), 0) FROM reservations WHERE tenant_id = ? "
                                 "AND status = 'active' AND (user_id = ? OR organizer_id = ?)",
                                 (tenant_id, holder, holder))
     return int(rows[0][0])
@@ -284,7 +284,7 @@ def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) ->
     expires = max(row["started_at"] + timedelta(seconds=granted + settings.reservation_grace_seconds),
                   batch.now + timedelta(seconds=settings.reservation_grace_seconds))
     delta = hold - row["amount"]
-    raw = Raw(batch.conn)
+    raw = Raw.of(batch.conn)
     raw.run("UPDATE reservations SET amount = ?, granted_s = ?, expires_at = ? WHERE call_id = ?",
             (hold, granted, raw.instant(expires), req.call_id))
     account.available -= delta
@@ -305,7 +305,7 @@ def extend_pool(batch: Batch, account: Account, row: dict[str, Any]) -> dict[str
     held[slot] = held.get(slot, 0) + more
     granted = row["granted_s"] + more * 60
     expires = batch.now + timedelta(seconds=batch.rt.settings.reservation_grace_seconds + more * 60)
-    raw = Raw(batch.conn)
+    raw = Raw.of(batch.conn)
     raw.run("UPDATE reservations SET granted_s = ?, pool_minutes = ?, expires_at = ? WHERE call_id = ?",
             (granted, row["pool_minutes"] + more, raw.instant(expires), row["call_id"]))
     row.update(granted_s=granted, pool_minutes=row["pool_minutes"] + more, expires_at=expires)
