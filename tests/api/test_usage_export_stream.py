@@ -88,3 +88,11 @@ def test_an_abandoned_export_stops_its_thread() -> None:
 
     asyncio.run(take_one())
     assert closed.wait(5)  # the generator (and its read transaction) was closed
+
+
+def test_a_zip64_workbook_reads_back() -> None:
+    row = "<row>" + xl.text_cell("x") + xl.number_cell(46032.5, xl.DATE) + "</row>"
+    body = b"".join(xl.stream_xlsx("S", ["a", "b"], [10, 20], [(row, 1)] * 3, date_format="yyyy-mm-dd hh:mm:ss",
+                                   money_format="0.00", huge=True))
+    sheet = load_workbook(io.BytesIO(body)).active
+    assert [c.value for c in sheet[4]] == ["x", datetime(2026, 1, 10, 12, 0)] and sheet.auto_filter.ref == "A1:B4"
