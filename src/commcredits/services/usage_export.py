@@ -2,7 +2,7 @@
 
 An export is checked (access, filters, tenant) before the first byte; then the rows come from
 one driver-level SELECT read in chunks inside a read transaction (never the writer gate),
-each chunk is formatted and written, and the output is handed out in pieces of about 64 KB.
+each chunk is formatted and written, and the output is handed out in pieces of about 256 KB.
 The generators are synchronous and run in a thread of their own (`threaded`), which hands
 pieces to the response through a queue of at most `DEPTH` pieces: an export never holds the
 event loop that answers call control, it reads and formats while the loop sends, and a slow
@@ -112,7 +112,7 @@ def csv_rows(export: Export) -> Iterator[Iterator[tuple[Any, ...]]]:
 
 
 def csv_stream(export: Export, *, bom: bool = False) -> Iterator[bytes]:
-    """The CSV file in pieces of about 64 KB; `bom` starts it with a UTF-8 byte order mark,
+    """The CSV file in pieces of about 256 KB; `bom` starts it with a UTF-8 byte order mark,
     which Excel needs to read non-ASCII names right (the web download sets it)."""
     buffer = io.StringIO()
     if bom:
