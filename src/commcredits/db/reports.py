@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from .schema import users
 from .schema_usage import call_records
@@ -37,6 +37,22 @@ REPORT_COLUMNS = [
 ]
 
 
+def report_filter(stmt: Select[Any], tenant_id: str, start: datetime | None, end: datetime | None,
+                  user_id: str | None, call_type: str | None) -> Select[Any]:
+    """The usage report's filter: the tenant, [start, end) on the call's start, user, call type."""
+    c = call_records.c
+    stmt = stmt.where(c.tenant_id == tenant_id)
+    if start is not None:
+        stmt = stmt.where(c.started_at >= start)
+    if end is not None:
+        stmt = stmt.where(c.started_at < end)
+    if user_id:
+        stmt = stmt.where(c.user_id == user_id)
+    if call_type:
+        stmt = stmt.where(c.call_type == call_type)
+    return stmt
+
+
 def usage_rows(
     conn: Connection,
     tenant_id: str,
@@ -52,17 +68,9 @@ def usage_rows(
     stmt = (
         select(*REPORT_COLUMNS, users.c.email.label("upn"), users.c.display_name, users.c.usage_location)
         .select_from(call_records.outerjoin(users, users.c.id == call_records.c.user_id))
-        .where(call_records.c.tenant_id == tenant_id)
         .order_by(call_records.c.started_at, call_records.c.id)
     )
-    if start is not None:
-        stmt = stmt.where(call_records.c.started_at >= start)
-    if end is not None:
-        stmt = stmt.where(call_records.c.started_at < end)
-    if user_id:
-        stmt = stmt.where(call_records.c.user_id == user_id)
-    if call_type:
-        stmt = stmt.where(call_records.c.call_type == call_type)
+    stmt = report_filter(stmt, tenant_id, start, end, user_id, call_type)
     if after is not None:
         stmt = stmt.where(
             or_(
@@ -95,16 +103,8 @@ def usage_totals(conn: Connection, tenant_id: str, *, start: datetime | None, en
     part of Charge), and what of Charge was paid from credits and goes on the statement."""
     c = call_records.c
     stmt = select(func.count(), func.coalesce(func.sum(c.charge), 0), func.coalesce(func.sum(c.connect_fee), 0),
-                  func.coalesce(func.sum(c.credits_charge), 0), func.coalesce(func.sum(c.postpaid_charge), 0)
-                  ).where(c.tenant_id == tenant_id)
-    if start is not None:
-        stmt = stmt.where(c.started_at >= start)
-    if end is not None:
-        stmt = stmt.where(c.started_at < end)
-    if user_id:
-        stmt = stmt.where(c.user_id == user_id)
-    if call_type:
-        stmt = stmt.where(c.call_type == call_type)
+                  func.coalesce(func.sum(c.credits_charge), 0), func.coalesce(func.sum(c.postpaid_charge), 0))
+    stmt = report_filter(stmt, tenant_id, start, end, user_id, call_type)
     calls, charge, fee, credits, postpaid = conn.execute(stmt).one()
     return {"calls": int(calls), "charge": int(charge), "connection_fee": int(fee), "credits": int(credits),
             "postpaid": int(postpaid)}

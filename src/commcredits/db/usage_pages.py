@@ -8,25 +8,11 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
-from .reports import REPORT_COLUMNS
+from .reports import REPORT_COLUMNS, report_filter
 from .schema import users
 from .schema_usage import call_records
-
-
-def _where(stmt: Select[Any], tenant_id: str, start: datetime | None, end: datetime | None,
-           user_id: str | None, call_type: str | None) -> Select[Any]:
-    stmt = stmt.where(call_records.c.tenant_id == tenant_id)
-    if start is not None:
-        stmt = stmt.where(call_records.c.started_at >= start)
-    if end is not None:
-        stmt = stmt.where(call_records.c.started_at < end)
-    if user_id:
-        stmt = stmt.where(call_records.c.user_id == user_id)
-    if call_type:
-        stmt = stmt.where(call_records.c.call_type == call_type)
-    return stmt
 
 
 def newest_first(conn: Connection, tenant_id: str, *, start: datetime | None, end: datetime | None,
@@ -39,7 +25,7 @@ def newest_first(conn: Connection, tenant_id: str, *, start: datetime | None, en
         .order_by(call_records.c.started_at.desc(), call_records.c.id.desc())
         .limit(limit)
     )
-    stmt = _where(stmt, tenant_id, start, end, user_id, call_type)
+    stmt = report_filter(stmt, tenant_id, start, end, user_id, call_type)
     if before is not None:
         stmt = stmt.where(or_(call_records.c.started_at < before[0],
                               and_(call_records.c.started_at == before[0], call_records.c.id < before[1])))
@@ -52,7 +38,7 @@ def totals(conn: Connection, tenant_id: str, *, start: datetime | None, end: dat
     stmt = select(func.count(), func.coalesce(func.sum(c.duration_s), 0), func.coalesce(func.sum(c.charge), 0),
                   func.coalesce(func.sum(c.credits_charge), 0), func.coalesce(func.sum(c.postpaid_charge), 0))
     calls, seconds, charge, credits, postpaid = conn.execute(
-        _where(stmt, tenant_id, start, end, user_id, call_type)).one()
+        report_filter(stmt, tenant_id, start, end, user_id, call_type)).one()
     return {"calls": int(calls), "seconds": int(seconds), "charge": int(charge), "credits": int(credits),
             "postpaid": int(postpaid)}
 
@@ -62,7 +48,7 @@ def chart_facts(conn: Connection, tenant_id: str, *, start: datetime | None, end
     """(started_at, funding, credits_charge, postpaid_charge) of every matching call, streamed:
     days are the tenant's, so they are counted in Python, not in SQL."""
     c = call_records.c
-    stmt = _where(select(c.started_at, c.funding, c.credits_charge, c.postpaid_charge), tenant_id, start, end,
-                  user_id, call_type)
+    stmt = report_filter(select(c.started_at, c.funding, c.credits_charge, c.postpaid_charge), tenant_id, start, end,
+                         user_id, call_type)
     for row in conn.execution_options(yield_per=2000).execute(stmt):
         yield row[0], row[1], int(row[2]), int(row[3])
