@@ -53,10 +53,11 @@ from commcredits.db.migrate import upgrade
 from commcredits.db.tenants import Tenant, User
 from commcredits.domain.lots import expiry_for
 from commcredits.domain.numbers import InvalidNumber, parse_number
-from commcredits.services import ingest, rating
-from commcredits.services.ledger_ops import credit_new_lot
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger.ledger_ops import credit_new_lot
+from commcredits.services.rating import rating
 from commcredits.services.runtime import Runtime
+from commcredits.services.usage import ingest
 
 COUNTRIES = {  # region: (time zone, fixed template, mobile template, toll-free, premium)
     "US": ("America/New_York", "+12015550123", "+12015550123", "+18002345678", "+19002345678"),

@@ -41,7 +41,7 @@ from commcredits.domain.rating import (
     price_call,
     price_calls,
 )
-from commcredits.domain.rating_layers import diff
+from commcredits.domain.rating.layers import diff
 from commcredits.rating_import import load_ratecard
 
 COUNTRY_CODES = (
@@ -116,8 +116,8 @@ def service_figures(text: str, update: str) -> dict[str, float]:
     from commcredits.config import Settings
     from commcredits.db.engine import make_engine
     from commcredits.db.migrate import upgrade
-    from commcredits.services import rate_decks
-    from commcredits.services.principal import OPERATOR
+    from commcredits.services.access.principal import OPERATOR
+    from commcredits.services.rating import rate_decks
     from commcredits.services.runtime import Runtime
 
     with tempfile.TemporaryDirectory() as folder:

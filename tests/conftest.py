@@ -24,8 +24,8 @@ from commcredits.config import Settings
 from commcredits.db.engine import make_engine, normalise_url
 from commcredits.db.migrate import upgrade
 from commcredits.db.registry import metadata
+from commcredits.services.access.principal import OPERATOR, Principal
 from commcredits.services.clock import FixedClock
-from commcredits.services.principal import OPERATOR, Principal
 from commcredits.services.runtime import Runtime
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -31,10 +31,12 @@ from .cli_spend import limits_app, spend_app
 from .config import Settings
 from .db.urls import DatabaseUrlError, check_database_url, database_failure
 from .errors import CommCreditsError
-from .services import audit as audit_svc
-from .services import balances, bootstrap, funds, jobs, payment_methods
-from .services import tenants as tenant_svc
-from .services.principal import OPERATOR
+from .services import bootstrap, jobs
+from .services.access import tenants as tenant_svc
+from .services.access.principal import OPERATOR
+from .services.ledger import audit as audit_svc
+from .services.ledger import balances, funds
+from .services.payments import payment_methods
 from .services.runtime import Runtime
 
 app = typer.Typer(
@@ -235,7 +237,7 @@ def tenants_set_password(
 
     Example: commcredits tenants set-password 6f1c...e2 ann@contoso.example
     """
-    from .services import web_auth
+    from .services.access import web_auth
 
     rt = runtime()
     user_id = web_auth.set_password_by_email(rt, OPERATOR, tenant_id, email, password)

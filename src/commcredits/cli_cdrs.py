@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .services import ingest as ingest_svc
+from .services.usage import ingest as ingest_svc
 
 cdrs_app = typer.Typer(help="Charge call records from files.", no_args_is_help=True)
 

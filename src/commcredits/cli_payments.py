@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from .services import payment_methods, receipts, recharge_settings, tenants
-from .services.principal import OPERATOR
+from .services.access import tenants
+from .services.access.principal import OPERATOR
+from .services.ledger import receipts
+from .services.payments import payment_methods, recharge_settings
 
 payments_app = typer.Typer(help="Auto-recharge settings, saved cards and receipts.", no_args_is_help=True)
 

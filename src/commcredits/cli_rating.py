@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .services import rate_decks, rating
-from .services.principal import OPERATOR
+from .services.access.principal import OPERATOR
+from .services.rating import rate_decks, rating
 
 rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
 
@@ -153,7 +153,7 @@ def rates_rerate(
     Example: commcredits rates rerate --from 2026-01-01 --to 2026-02-01
     """
     from .cli import emit, friendly, runtime
-    from .services import rerate
+    from .services.rating import rerate
 
     @friendly
     def run() -> None:

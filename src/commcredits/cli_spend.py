@@ -1,5 +1,5 @@
 """`commcredits spend-controls ...` and `commcredits purchase-limits ...`: thin shells over
-services/spend_controls.py, acting as the operator (the journal records "operator")."""
+services/ledger/spend_controls.py, acting as the operator (the journal records "operator")."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .services import spend_controls as svc
-from .services.principal import OPERATOR
+from .services.access.principal import OPERATOR
+from .services.ledger import spend_controls as svc
 
 spend_app = typer.Typer(help="Dial-out policy, spend caps and alerts of a tenant.", no_args_is_help=True)
 limits_app = typer.Typer(help="Minimum and maximum per purchase and recharge, per currency.", no_args_is_help=True)

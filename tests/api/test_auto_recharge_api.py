@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from tests.pdf_support import pdf_objects
 
-from commcredits.services.balance_events import balance_changed
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.ledger.balance_events import balance_changed
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def put(api, tid: str, token: str | None = None, **body: object):  # type: ignore[no-untyped-def]

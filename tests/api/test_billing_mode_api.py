@@ -7,8 +7,8 @@ from tests.conftest import SHARED
 from tests.services.test_charging_stories import World
 
 from commcredits.db.schema_notify import outbox
-from commcredits.services import rating
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rating
 
 
 def setup(rt):  # type: ignore[no-untyped-def]

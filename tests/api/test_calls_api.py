@@ -12,8 +12,9 @@ from sqlalchemy import create_engine
 from tests.conftest import SHARED
 
 from commcredits.api.app import create_app
-from commcredits.services import audit, rating
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import audit
+from commcredits.services.rating import rating
 
 AT = "2026-01-20T15:00:00Z"
 MAX_COST_DECK = {
@@ -48,7 +49,7 @@ class Calls:
             assert self.api.fund(tid, "50.00", self.api.card(tid)).status_code == 201
             if funds != "50.00":  # spend down to the wanted balance with a usage record
                 from commcredits.domain.money import parse_micros
-                from commcredits.services.usage_charges import charge_usage
+                from commcredits.services.usage.usage_charges import charge_usage
 
                 charge_usage(self.api.rt, tid, amount=50_000_000 - parse_micros(funds), reference_id=f"spend-{tid}")
         return tid, uid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def test_clock_advance_expires_lots_on_the_way(api, clock) -> None:

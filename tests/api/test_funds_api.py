@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def test_a_billing_admin_adds_funds_and_sees_the_lot(api) -> None:

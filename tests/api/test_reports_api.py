@@ -10,9 +10,9 @@ from openpyxl import load_workbook
 from tests.conftest import SHARED
 from tests.services.test_charging_stories import World
 
-from commcredits.services import rating
-from commcredits.services.principal import OPERATOR
-from commcredits.services.reports import COLUMNS
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rating
+from commcredits.services.usage.reports import COLUMNS
 
 
 def seeded(api, rt):  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from commcredits.services import web_auth
+from commcredits.services.access import web_auth
 
 MAX_EXAMPLES = int(os.environ.get("COMMCREDITS_FUZZ_EXAMPLES", "20"))
 DEADLINE = timedelta(seconds=5)

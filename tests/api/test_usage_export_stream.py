@@ -15,9 +15,9 @@ import pytest
 from openpyxl import load_workbook
 from tests.api.test_reports_api import seeded
 
-from commcredits.services import xlsx_stream as xl
-from commcredits.services.reports import COLUMNS
-from commcredits.services.usage_export import DEPTH, threaded
+from commcredits.services.usage import xlsx_stream as xl
+from commcredits.services.usage.reports import COLUMNS
+from commcredits.services.usage.usage_export import DEPTH, threaded
 
 
 def test_csv_export_equals_the_json_report(api, rt) -> None:

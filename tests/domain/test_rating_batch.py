@@ -19,7 +19,7 @@ from commcredits.domain.rating import (
     price_calls,
 )
 from commcredits.domain.rating import _general as general_path
-from commcredits.domain.rating_index import Resolution
+from commcredits.domain.rating.index import Resolution
 from commcredits.rating_import import load_cgrates_files, load_cgrates_folder, load_ratecard
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"

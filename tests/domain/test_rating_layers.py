@@ -1,5 +1,5 @@
 """Update decks laid over their base, override decks with a fallback key, diffs, price
-lists, and compiled plans reused across builds (domain/rating_layers.py, rating_index.py)."""
+lists, and compiled plans reused across builds (domain/rating/layers.py, rating_index.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from commcredits.domain.rating import NoRate, RatingIndex, epoch_seconds, price_call
-from commcredits.domain.rating_layers import diff, price_entries, price_list
+from commcredits.domain.rating.layers import diff, price_entries, price_list
 from commcredits.rating_import import deck_from_json, deck_to_json, load_ratecard
 
 H = ("category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,"

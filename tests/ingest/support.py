@@ -20,11 +20,11 @@ from commcredits.db import tenants as tenant_db
 from commcredits.db import usage
 from commcredits.db.tenants import Tenant, User
 from commcredits.domain.lots import expiry_for
-from commcredits.services import rating
-from commcredits.services.ingest import FIELDS
-from commcredits.services.ledger_ops import credit_new_lot
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger.ledger_ops import credit_new_lot
+from commcredits.services.rating import rating
 from commcredits.services.runtime import Runtime
+from commcredits.services.usage.ingest import FIELDS
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 # callees priced by the sample card: US, toll-free, premium, UK fixed/mobile, DE, FR, JP, NG

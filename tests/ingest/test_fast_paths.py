@@ -16,7 +16,7 @@ from commcredits.db import usage
 from commcredits.db.schema import tenants
 from commcredits.db.schema_usage import call_records
 from commcredits.domain.numbers import InvalidNumber, is_emergency, parse_number, parse_with_phonenumbers
-from commcredits.services.charging import _LocalMonth
+from commcredits.services.usage.charging import _LocalMonth
 
 CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 EXAMPLES = sorted({

@@ -25,10 +25,10 @@ from tests.ingest.support import make_world
 
 from commcredits.db.schema_usage import call_records
 from commcredits.errors import ValidationError
-from commcredits.services import audit
-from commcredits.services.call_records import CallRecord, Rejected
-from commcredits.services.ingest import ingest
-from commcredits.services.record_files import Lines, read_records
+from commcredits.services.ledger import audit
+from commcredits.services.usage.call_records import CallRecord, Rejected
+from commcredits.services.usage.ingest import ingest
+from commcredits.services.usage.record_files import Lines, read_records
 
 HEADER = b"id,tenant_id,call_type,caller,callee,started_at,duration_seconds,user_id"
 LIMIT = 160  # a small line bound for the reader-level fuzz

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from commcredits.cli import app
 from commcredits.config import Settings
 from commcredits.db.schema_usage import call_records
-from commcredits.services import ingest
-from commcredits.services.record_files import MAX_LINE_BYTES, Lines, read_records
 from commcredits.services.runtime import Runtime
+from commcredits.services.usage import ingest
+from commcredits.services.usage.record_files import MAX_LINE_BYTES, Lines, read_records
 
 runner = CliRunner()
 HEADER = "id,tenant_id,call_type,caller,callee,started_at,duration_seconds,user_id"

@@ -11,10 +11,15 @@ from datetime import UTC, datetime
 import pytest
 from tests.conftest import SHARED
 
-from commcredits.services import rating
-from commcredits.services.call_records import CallRecord, Rejected, parse_record, record_from_text
-from commcredits.services.ingest import ingest
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rating
+from commcredits.services.usage.call_records import (
+    CallRecord,
+    Rejected,
+    parse_record,
+    record_from_text,
+)
+from commcredits.services.usage.ingest import ingest
 
 GOOD = {"id": "r1", "tenant_id": "t", "call_type": "user_out", "caller": "+12025550100",
         "callee": "+442079460000", "started_at": "2026-01-14T15:00:00Z", "duration_seconds": 61}

@@ -32,8 +32,9 @@ from commcredits.config import Settings
 from commcredits.db.engine import make_engine, read_tx
 from commcredits.db.schema import lots, tenants, transactions
 from commcredits.db.schema_usage import call_records
-from commcredits.services import audit, ingest
+from commcredits.services.ledger import audit
 from commcredits.services.runtime import Runtime
+from commcredits.services.usage import ingest
 
 CLI = str(Path(sys.executable).parent / "commcredits")
 KILLS = 5

@@ -8,11 +8,11 @@ from datetime import timedelta
 from tests.conftest import START
 from tests.notify.support import use_smtp
 
-from commcredits.services import funds
-from commcredits.services.funds_expiring import remind_expiring_funds
+from commcredits.services.access.principal import OPERATOR
 from commcredits.services.jobs import run_due_jobs
-from commcredits.services.principal import OPERATOR
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.ledger import funds
+from commcredits.services.notify.funds_expiring import remind_expiring_funds
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def grant(rt, tid: str, amount: str, days: int) -> str:  # type: ignore[no-untyped-def]

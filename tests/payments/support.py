@@ -14,13 +14,14 @@ from commcredits.db.schema_notify import outbox
 from commcredits.domain.money import MICROS
 from commcredits.errors import DuplicateCard
 from commcredits.payments.sandbox import SandboxGateway
-from commcredits.services import funds, payment_methods, recharge_settings
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.balance_events import balance_changed
-from commcredits.services.balances import balance_view
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.ledger.balance_events import balance_changed
+from commcredits.services.ledger.balances import balance_view
+from commcredits.services.payments import payment_methods, recharge_settings
 from commcredits.services.runtime import Runtime
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.usage.usage_charges import charge_usage
 
 GOOD = "4242424242424242"
 DECLINE = "4000000000000002"

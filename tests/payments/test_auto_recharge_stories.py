@@ -13,10 +13,11 @@ from tests.payments.support import DECLINE, EXPIRED, GOOD, Shop, usd
 from commcredits.db.payments import Attempt
 from commcredits.db.schema import payment_attempts
 from commcredits.errors import PaymentFailed
-from commcredits.services import audit, funds, jobs
-from commcredits.services.balance_events import balance_changed
-from commcredits.services.principal import OPERATOR
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services import jobs
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import audit, funds
+from commcredits.services.ledger.balance_events import balance_changed
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def test_a_call_below_the_trigger_charges_the_amount_once(shop: Shop) -> None:

@@ -26,8 +26,9 @@ from commcredits.db.engine import make_engine
 from commcredits.db.schema import lots, payment_attempts
 from commcredits.domain.money import format_micros
 from commcredits.errors import PaymentFailed
-from commcredits.services import audit, jobs
+from commcredits.services import jobs
 from commcredits.services.clock import FixedClock
+from commcredits.services.ledger import audit
 from commcredits.services.runtime import Runtime
 
 amounts = st.integers(min_value=50, max_value=300).map(lambda u: format_micros(u * 1_000_000, 2))

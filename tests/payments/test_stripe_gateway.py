@@ -108,8 +108,8 @@ def test_the_service_runs_on_stripe(engine: Engine, clock: FixedClock, standin: 
     assert isinstance(rt.gateway, StripeGateway)
     shop = Shop.__new__(Shop)  # a Shop without the sandbox-only parts
     shop.rt = rt
-    from commcredits.services import tenants as tenant_svc
-    from commcredits.services.principal import OPERATOR
+    from commcredits.services.access import tenants as tenant_svc
+    from commcredits.services.access.principal import OPERATOR
 
     shop.tid = tenant_svc.create_tenant(rt, OPERATOR, name="T", country="US", currency="USD",
                                         billing_country="US").id

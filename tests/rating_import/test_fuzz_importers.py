@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from commcredits.domain.rating import Deck, DeckError, RatingIndex
 from commcredits.errors import ValidationError
 from commcredits.rating_import import deck_from_json, deck_to_json, load_cgrates_files, load_ratecard
-from commcredits.services import rate_decks
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rate_decks
 
 HEADER = ("category,prefix,destination,rate_per_minute,connection_fee,initial_increment,"
           "next_increment,effective_from,effective_to")

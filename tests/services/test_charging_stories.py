@@ -13,9 +13,13 @@ from sqlalchemy import select
 from tests.conftest import SHARED
 
 from commcredits.db.schema_notify import outbox
-from commcredits.services import balances, funds, payment_methods, rating, subscriptions, tenants
-from commcredits.services.charging import charge_records
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.billing import subscriptions
+from commcredits.services.ledger import balances, funds
+from commcredits.services.payments import payment_methods
+from commcredits.services.rating import rating
+from commcredits.services.usage.charging import charge_records
 
 CALL_AT = "2026-01-14T15:00:00Z"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from commcredits.services import audit, balances, funds, payment_methods
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.principal import OPERATOR
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import audit, balances, funds
+from commcredits.services.payments import payment_methods
+from commcredits.services.usage.usage_charges import charge_usage
 
 
 def test_parallel_usage_and_purchases(rt) -> None:

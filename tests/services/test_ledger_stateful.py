@@ -22,11 +22,14 @@ from commcredits.db.engine import make_engine
 from commcredits.domain.lots import expiry_for
 from commcredits.domain.money import format_micros
 from commcredits.errors import IdempotencyConflict
-from commcredits.services import audit, balances, funds, jobs, payment_methods, tenants
+from commcredits.services import jobs
+from commcredits.services.access import tenants
+from commcredits.services.access.principal import OPERATOR
 from commcredits.services.clock import FixedClock
-from commcredits.services.principal import OPERATOR
+from commcredits.services.ledger import audit, balances, funds
+from commcredits.services.payments import payment_methods
 from commcredits.services.runtime import Runtime
-from commcredits.services.usage_charges import charge_usage
+from commcredits.services.usage.usage_charges import charge_usage
 
 cents = st.integers(min_value=5_000, max_value=60_000).map(lambda c: c * 10_000)
 usage_micros = st.integers(min_value=0, max_value=300_000_000)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from tests.conftest import SHARED
 
 from commcredits.db.schema_usage import call_records
-from commcredits.services import rating, reports
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rating
+from commcredits.services.usage import reports
 
 AT = "2026-01-14T15:00:00Z"
 BLOCKED = "Blocked by policy"

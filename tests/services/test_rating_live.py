@@ -8,9 +8,9 @@ from datetime import datetime
 
 from commcredits.config import Settings
 from commcredits.domain.rating import RatingIndex, price_call
-from commcredits.services import rating
-from commcredits.services.principal import OPERATOR
-from commcredits.services.rating_live import live_index
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rating
+from commcredits.services.rating.rating_live import live_index
 from commcredits.services.runtime import Runtime
 
 HEADER = "category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from\n"
@@ -73,7 +73,7 @@ def test_no_change_means_no_rebuild_and_rollback_is_seen_by_other_processes(rt) 
     assert holder._worker is not None
     holder._worker.join(10)
     assert rating.rating_index(node) is before  # the heads did not change: nothing rebuilt
-    from commcredits.services import rate_decks
+    from commcredits.services.rating import rate_decks
 
     rate_decks.activate(rt, OPERATOR, v1["id"])
     assert uk(rating.rating_index(rt)) == 100_000

@@ -12,10 +12,13 @@ from tests.conftest import SHARED
 from commcredits.db.engine import read_tx
 from commcredits.db.schema import transactions
 from commcredits.domain.money import parse_micros
-from commcredits.services import funds, payment_methods, rating, reports
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.charging import charge_records
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.payments import payment_methods
+from commcredits.services.rating import rating
+from commcredits.services.usage import reports
+from commcredits.services.usage.charging import charge_records
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 CALLS = [  # (call id, call type, callee, seconds, when)

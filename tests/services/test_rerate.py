@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from tests.services.test_charging_stories import World
 
-from commcredits.services import audit, balances, rating, rerate
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import audit, balances
+from commcredits.services.rating import rating, rerate
 
 HEADER = "category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from\n"
 

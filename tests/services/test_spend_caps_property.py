@@ -48,12 +48,19 @@ from commcredits.db.engine import read_tx
 from commcredits.db.schema import lots, tenants
 from commcredits.db.schema_usage import call_records
 from commcredits.domain.money import parse_micros
-from commcredits.services import funds, payment_methods, rating
-from commcredits.services import spend_controls as spend_svc
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.call_control import AuthorizeRequest, EndRequest, ExtendRequest, call
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.calls.call_control import (
+    AuthorizeRequest,
+    EndRequest,
+    ExtendRequest,
+    call,
+)
 from commcredits.services.jobs import move_clock
-from commcredits.services.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.ledger import spend_controls as spend_svc
+from commcredits.services.payments import payment_methods
+from commcredits.services.rating import rating
 
 ZONE = ZoneInfo("Asia/Tokyo")
 BEGIN = datetime(2026, 1, 31, 14, 40, tzinfo=UTC)  # 23:40 on 31 January in Tokyo
@@ -260,7 +267,7 @@ def test_the_route_costs_at_most_one_cent_and_a_half_rounded_up_per_increment(rt
                                    timezone="Asia/Tokyo").id
     uid = tenant_svc.create_user(rt, OPERATOR, tid, email="q@caps.example", display_name="Q", usage_location="US",
                                  roles=[], licenses=["communications_credits"]).id
-    from commcredits.services.charging import charge_records
+    from commcredits.services.usage.charging import charge_records
 
     out = charge_records(rt, [{"id": "q", "tenant_id": tid, "call_type": "user_out", "caller": "+12025550100",
                                "callee": CALLEE, "started_at": "2026-01-14T15:00:00Z", "duration_seconds": seconds,

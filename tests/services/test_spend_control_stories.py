@@ -22,12 +22,15 @@ from commcredits.db.engine import read_tx, write_tx
 from commcredits.db.schema import payment_attempts
 from commcredits.db.schema_notify import outbox
 from commcredits.errors import DuplicateCard
-from commcredits.services import alerts, funds, payment_methods, rating, recharge_settings
-from commcredits.services import spend_controls as spend_svc
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.charging import charge_records
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
 from commcredits.services.jobs import move_clock, run_due_jobs
-from commcredits.services.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.ledger import spend_controls as spend_svc
+from commcredits.services.notify import alerts
+from commcredits.services.payments import payment_methods, recharge_settings
+from commcredits.services.rating import rating
+from commcredits.services.usage.charging import charge_records
 
 NIGERIA = "+2348031234567"
 UK = "+442079460000"

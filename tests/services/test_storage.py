@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from commcredits.db.registry import metadata
 from commcredits.db.schema import lots, tenants
 from commcredits.domain.money import INT64_MAX, INT64_MIN
-from commcredits.services import funds, payment_methods
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.payments import payment_methods
 
 
 def test_int64_round_trips_through_storage(engine) -> None:

@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from tests.conftest import SHARED
 
-from commcredits.services import balances, funds, payment_methods, rating, reports
-from commcredits.services import tenants as tenant_svc
-from commcredits.services.charging import charge_records
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import balances, funds
+from commcredits.services.payments import payment_methods
+from commcredits.services.rating import rating
+from commcredits.services.usage import reports
+from commcredits.services.usage.charging import charge_records
 
 AT = datetime(2026, 1, 14, 15, 0, tzinfo=UTC)
 

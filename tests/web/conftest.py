@@ -13,7 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from tests.web.support import PASSWORD, LiveServer
 
-from commcredits.services import web_auth
+from commcredits.services.access import web_auth
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

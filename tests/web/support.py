@@ -13,11 +13,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from commcredits.api.app import create_app
-from commcredits.services import tenants as tenant_svc
-from commcredits.services import web_auth
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access import web_auth
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.billing.subscriptions import set_subscription
 from commcredits.services.runtime import Runtime
-from commcredits.services.subscriptions import set_subscription
 
 PASSWORD = "correct horse battery staple"
 ROLES = {

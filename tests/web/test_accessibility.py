@@ -20,9 +20,10 @@ import pytest
 from tests.web.conftest import DESKTOP, PHONE
 from tests.web.support import make_org
 
-from commcredits.services import funds, payment_methods, recharge_settings
+from commcredits.services.access.principal import OPERATOR
 from commcredits.services.demo import DEMO_PASSWORD, seed_demo
-from commcredits.services.principal import OPERATOR
+from commcredits.services.ledger import funds
+from commcredits.services.payments import payment_methods, recharge_settings
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 ZOOMED = {"width": 640, "height": 450}  # a 1280x900 window at 200 % zoom

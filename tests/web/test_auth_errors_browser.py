@@ -11,9 +11,9 @@ from tests.web.conftest import DESKTOP
 from tests.web.support import PASSWORD, make_org
 from tests.web.test_accessibility import check_page
 
-from commcredits.services import tenants as tenant_svc
-from commcredits.services import web_auth
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import tenants as tenant_svc
+from commcredits.services.access import web_auth
+from commcredits.services.access.principal import OPERATOR
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 

@@ -13,9 +13,11 @@ from openpyxl import load_workbook
 from tests.conftest import SHARED
 from tests.web.support import csrf_of, make_org
 
-from commcredits.services import balances, payment_methods, rating
-from commcredits.services.charging import charge_records
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import balances
+from commcredits.services.payments import payment_methods
+from commcredits.services.rating import rating
+from commcredits.services.usage.charging import charge_records
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 SCREENSHOT = "/tmp/commcredits-billing.png"
@@ -85,7 +87,7 @@ def test_billing_admin_adds_funds_sees_the_lot_and_sets_auto_recharge(rt, open_p
 
 
 def test_helpdesk_admin_sees_the_balance_but_cannot_add_funds(rt, open_page) -> None:
-    from commcredits.services import funds
+    from commcredits.services.ledger import funds
 
     org = make_org(rt, kinds=("helpdesk",))
     pm = _card(rt, org.tid)
@@ -140,7 +142,7 @@ def test_license_admin_assigns_a_license(rt, open_page) -> None:
 def _calls(rt, org) -> None:  # type: ignore[no-untyped-def]
     card = (SHARED / "testdata" / "sample-ratecard.csv").read_bytes()
     rating.import_deck(rt, OPERATOR, rating.parse_deck(format_="ratecard", files={"card.csv": card}))
-    from commcredits.services import funds
+    from commcredits.services.ledger import funds
 
     funds.add_funds(rt, OPERATOR, org.tid, amount="100.00", payment_method_id=_card(rt, org.tid),
                     idempotency_key="seed")

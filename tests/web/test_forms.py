@@ -7,8 +7,9 @@ import re
 
 from tests.web.support import client_for, csrf_of, login, make_org
 
-from commcredits.services import balances, recharge_settings
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import balances
+from commcredits.services.payments import recharge_settings
 
 
 def _text(html: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.web.support import PASSWORD, client_for, csrf_of, login, make_org
 from typer.testing import CliRunner
 
-from commcredits.services import web_auth
+from commcredits.services.access import web_auth
 from commcredits.services.demo import DEMO_PASSWORD, seed_demo
 
 
@@ -120,7 +120,7 @@ def test_a_crash_is_a_plain_page_without_a_trace(rt, monkeypatch) -> None:
     from fastapi.testclient import TestClient
 
     from commcredits.api.app import create_app
-    from commcredits.services import balances
+    from commcredits.services.ledger import balances
 
     org = make_org(rt, kinds=("global",))
     client = TestClient(create_app(rt), raise_server_exceptions=False)

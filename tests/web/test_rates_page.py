@@ -8,8 +8,8 @@ import csv
 import pytest
 from tests.web.support import client_for, login, make_org
 
-from commcredits.services import rate_decks
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.rating import rate_decks
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 CARD = ("category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from\n"

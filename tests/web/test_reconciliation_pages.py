@@ -15,8 +15,9 @@ from openpyxl import load_workbook
 from tests.pdf_support import pdf_text
 from tests.web.support import client_for, csrf_of, login, make_org
 
-from commcredits.services import funds, jobs
-from commcredits.services.principal import OPERATOR
+from commcredits.services import jobs
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import funds
 
 
 def _text(html: str) -> str:
@@ -145,7 +146,7 @@ def test_smaller_points(rt, api) -> None:
     assert '<button type="submit" class="danger">Move to post-paid</button>' in postpaid
     assert "/v1/" not in client_for(rt).get("/admin/login").text
 
-    from commcredits.services import recharge_settings
+    from commcredits.services.payments import recharge_settings
 
     recharge_settings.save_settings(rt, OPERATOR, org.tid, enabled=True, amount="50.00", trigger="120.00",
                                     payment_method_id=pm)  # a recharge, and its e-mail
@@ -164,7 +165,7 @@ def test_smaller_points(rt, api) -> None:
 
 
 def test_usage_and_transactions_page_newest_first_without_gaps(rt, api) -> None:
-    from commcredits.services.charging import charge_records
+    from commcredits.services.usage.charging import charge_records
 
     org, _, client = _funded(rt, api)
     records = [{"id": f"in{i:02d}", "tenant_id": org.tid, "call_type": "user_in", "caller": "+12025550100",

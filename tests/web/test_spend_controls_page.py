@@ -13,9 +13,9 @@ from tests.web.support import make_org
 
 from commcredits.notify import messages
 from commcredits.notify.outbox import EVENTS
-from commcredits.services import payment_methods
-from commcredits.services import spend_controls as spend_svc
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.ledger import spend_controls as spend_svc
+from commcredits.services.payments import payment_methods
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 LINK = re.compile(r"""https?://[^\s"'<>]+""")

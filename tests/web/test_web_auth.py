@@ -10,9 +10,9 @@ import pytest
 from tests.web.support import PASSWORD, client_for, csrf_of, login, make_org
 
 from commcredits.db import tokens as token_db
-from commcredits.services import login_throttle, web_auth
-from commcredits.services.login_throttle import LoginThrottle
-from commcredits.services.principal import OPERATOR
+from commcredits.services.access import login_throttle, web_auth
+from commcredits.services.access.login_throttle import LoginThrottle
+from commcredits.services.access.principal import OPERATOR
 
 
 def test_login_sets_a_safe_cookie_and_logout_ends_the_session(rt) -> None:
@@ -216,7 +216,7 @@ def test_roles_are_read_on_every_request(rt) -> None:
     client = client_for(rt)
     login(client, org.email("helpdesk"))
     assert client.get(f"/admin/t/{org.tid}/billing").status_code == 200
-    from commcredits.services import tenants as tenant_svc
+    from commcredits.services.access import tenants as tenant_svc
 
     tenant_svc.update_user(rt, OPERATOR, org.tid, org.uid("helpdesk"), {"roles": []})
     assert client.get(f"/admin/t/{org.tid}/billing").status_code == 403
@@ -245,7 +245,7 @@ def test_password_api_operator_or_the_user_themself(api, rt) -> None:
 
 def test_the_same_email_in_two_tenants_asks_for_the_organisation(rt) -> None:
     a, b = make_org(rt, "Fabrikam", kinds=("global",)), make_org(rt, "Fabrikam Two", kinds=("global",))
-    from commcredits.services import tenants as tenant_svc
+    from commcredits.services.access import tenants as tenant_svc
 
     shared = "pat@shared.example"
     for org in (a, b):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
-from ..services.principal import Principal, authenticate
+from ..services.access.principal import Principal, authenticate
 from ..services.runtime import Runtime
 
 

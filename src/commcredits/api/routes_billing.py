@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from ..services import statements
+from ..services.billing import statements
 from .deps import Period, PrincipalDep, RuntimeDep
 from .schemas import Code
 

@@ -28,11 +28,11 @@ from sqlalchemy.exc import OperationalError
 
 from ..errors import CommCreditsError
 from ..errors import ValidationError as InvalidRequest
-from ..services import call_control
-from ..services.call_control import AuthorizeRequest, EndRequest, ExtendRequest
-from ..services.call_control import Request as CallRequest
-from ..services.call_records import parse_instant, storable
+from ..services.calls import call_control
+from ..services.calls.call_control import AuthorizeRequest, EndRequest, ExtendRequest
+from ..services.calls.call_control import Request as CallRequest
 from ..services.runtime import Runtime
+from ..services.usage.call_records import parse_instant, storable
 
 router = APIRouter(prefix="/v1/calls", tags=["call control"])
 log = logging.getLogger("commcredits.calls")

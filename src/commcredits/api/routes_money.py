@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from ..services import balances, funds, payment_methods
+from ..services.ledger import balances, funds
+from ..services.payments import payment_methods
 from .deps import Cursor, IdempotencyKey, Limit, PrincipalDep, RuntimeDep
 from .problems import PROBLEM
 from .schemas import FundsIn, GrantIn, PaymentMethodIn, payment_method_out

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..services import notifications
+from ..services.notify import notifications
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Code
 

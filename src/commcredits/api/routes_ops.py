@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..domain.lots import add_months
 from ..errors import NotFound, ValidationError
 from ..services import jobs
-from ..services.principal import require_operator
+from ..services.access.principal import require_operator
 from .deps import PrincipalDep, RuntimeDep
 from .schemas import ClockIn
 

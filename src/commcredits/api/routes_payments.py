@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from pydantic import Field, StrictBool
 
-from ..services import payment_methods, receipts, recharge_settings, tenants
+from ..services.access import tenants
+from ..services.ledger import receipts
+from ..services.payments import payment_methods, recharge_settings
 from ..web.receipts import render_html, render_pdf
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Id, In, Month, Year, payment_method_out

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import ValidationError
-from ..services import rate_decks, rating, rerate
-from ..services import tenant_rates as tenant_price_list
-from ..services.principal import require_operator
+from ..services.access.principal import require_operator
+from ..services.rating import rate_decks, rating, rerate
+from ..services.rating import tenant_rates as tenant_price_list
 from .deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["rating"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
-from ..services import reports, usage_export
+from ..services.usage import reports, usage_export
 from .deps import Cursor, PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["reports"])

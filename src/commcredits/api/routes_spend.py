@@ -14,9 +14,9 @@ from pydantic import Field, StrictInt
 
 from ..domain.access import MANAGE_BILLING
 from ..errors import ValidationError
-from ..services import spend_controls as svc
-from ..services import tenants as tenant_svc
-from ..services.principal import Principal, require_tenant
+from ..services.access import tenants as tenant_svc
+from ..services.access.principal import Principal, require_tenant
+from ..services.ledger import spend_controls as svc
 from ..services.runtime import Runtime
 from .deps import PrincipalDep, RuntimeDep
 from .schemas import In, UserPatch, user_out

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from ..errors import ValidationError
-from ..services import tenants as svc
+from ..services.access import tenants as svc
 from . import routes_spend
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import SwitchTokenIn, TenantIn, TenantPatch, UserIn, tenant_out, user_out

@@ -10,9 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..errors import Forbidden
-from ..services import call_control, charging, subscriptions
-from ..services.call_records import parse_record
-from ..services.principal import require_operator
+from ..services.access.principal import require_operator
+from ..services.billing import subscriptions
+from ..services.calls import call_control
+from ..services.usage import charging
+from ..services.usage.call_records import parse_record
 from .deps import Period, PrincipalDep, RuntimeDep
 from .schemas import Key
 
@@ -67,7 +69,7 @@ async def post_cdrs(body: CdrBatchIn, rt: RuntimeDep, who: PrincipalDep) -> dict
     """Charge up to 10,000 call records; each is charged, a duplicate, or rejected with a reason.
 
     The records join the call desk's queue, so concurrent posts share one transaction and
-    one fsync with the switch's other requests (services/call_desk.py)."""
+    one fsync with the switch's other requests (services/calls/call_desk.py)."""
     if who.kind == "user":
         raise Forbidden("call records come from the switch or the operator")
     if who.kind != "switch":

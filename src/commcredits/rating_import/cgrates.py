@@ -19,8 +19,11 @@ from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 
-from commcredits.domain.rating_deck import Deck
-from commcredits.domain.rating_model import (
+from commcredits.rating_import import values as v
+from commcredits.rating_import.values import Problems, Row
+
+from ..domain.rating.deck import Deck
+from ..domain.rating.model import (
     ANY,
     DeckError,
     Destination,
@@ -32,8 +35,6 @@ from commcredits.domain.rating_model import (
     RatingProfile,
     Timing,
 )
-from commcredits.rating_import import values as v
-from commcredits.rating_import.values import Problems, Row
 
 REQUIRED = ("Destinations.csv", "Rates.csv", "DestinationRates.csv", "RatingPlans.csv",
             "RatingProfiles.csv")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from commcredits.domain.rating_deck import Deck
-from commcredits.domain.rating_model import DeckError
 from commcredits.rating_import import cgrates as c
 from commcredits.rating_import import values as v
 from commcredits.rating_import.values import Problems
+
+from ..domain.rating.deck import Deck
+from ..domain.rating.model import DeckError
 
 
 def update_cgrates_files(base: Deck, files: Mapping[str, bytes | str], *, name: str) -> Deck:

@@ -13,8 +13,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from commcredits.domain.rating_deck import Deck
-from commcredits.domain.rating_model import (
+from commcredits.rating_import.values import instant
+
+from ..domain.rating.deck import Deck
+from ..domain.rating.model import (
     DeckError,
     Destination,
     DestinationRate,
@@ -26,7 +28,6 @@ from commcredits.domain.rating_model import (
     RatingProfile,
     Timing,
 )
-from commcredits.rating_import.values import instant
 
 CODEC_VERSION = 1
 

@@ -26,8 +26,11 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from commcredits.domain.rating_deck import Deck
-from commcredits.domain.rating_model import (
+from commcredits.rating_import import values as v
+from commcredits.rating_import.values import Problems, Row
+
+from ..domain.rating.deck import Deck
+from ..domain.rating.model import (
     ANY,
     DeckError,
     Destination,
@@ -39,8 +42,6 @@ from commcredits.domain.rating_model import (
     RatingPlan,
     RatingProfile,
 )
-from commcredits.rating_import import values as v
-from commcredits.rating_import.values import Problems, Row
 
 COLUMNS = ("category", "prefix", "destination", "rate_per_minute", "connection_fee",
            "initial_increment", "next_increment", "effective_from")

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import TypeVar
 
-from commcredits.domain.rating_model import ANY, DeckError
+from ..domain.rating.model import ANY, DeckError
 
 T = TypeVar("T")
 MAX_PROBLEMS = 100

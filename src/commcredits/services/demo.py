@@ -21,13 +21,15 @@ from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.schema import tenants, users
-from . import funds, payment_methods, web_auth
-from . import tenants as tenant_svc
-from .charging import charge_records
-from .principal import OPERATOR
-from .rating import import_deck, parse_deck, rating_index
+from .access import tenants as tenant_svc
+from .access import web_auth
+from .access.principal import OPERATOR
+from .billing.subscriptions import set_subscription
+from .ledger import funds
+from .payments import payment_methods
+from .rating.rating import import_deck, parse_deck, rating_index
 from .runtime import Runtime
-from .subscriptions import set_subscription
+from .usage.charging import charge_records
 
 DEMO_NAME = "Contoso Ltd (demo)"
 DEMO_PASSWORD = "contoso-demo-admin"  # the demo admin's web password (admin center at /admin)

@@ -18,15 +18,16 @@ from ..db import ledger, reservations, tenants
 from ..db import spend_controls as spend_db
 from ..db.engine import read_tx, write_tx
 from ..errors import ValidationError
-from . import alerts, auto_recharge, notifications
-from .balance_events import balance_changed
-from .call_control import expire_reservations
+from .billing.statements import issue_statements, next_month_start
+from .calls.call_control import expire_reservations
 from .clock import FixedClock, SandboxClock
-from .funds import iso
-from .funds_expiring import next_reminder, remind_expiring_funds
-from .ledger_ops import forfeit_lot
+from .ledger.balance_events import balance_changed
+from .ledger.funds import iso
+from .ledger.ledger_ops import forfeit_lot
+from .notify import alerts, notifications
+from .notify.funds_expiring import next_reminder, remind_expiring_funds
+from .payments import auto_recharge
 from .runtime import Runtime
-from .statements import issue_statements, next_month_start
 
 
 def sweep_expired(rt: Runtime, now: datetime) -> int:

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..api.deps import PrincipalDep, RuntimeDep
-from ..services import web_auth
+from ..services.access import web_auth
 from .render import PREFIX
 
 router = APIRouter()

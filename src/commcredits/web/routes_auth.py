@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..errors import CommCreditsError, ValidationError
-from ..services import web_auth
+from ..services.access import web_auth
 from .render import PREFIX, page, sentence
 from .session import (
     LOGIN_COOKIE,

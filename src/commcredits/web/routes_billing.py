@@ -24,8 +24,9 @@ from fastapi.responses import RedirectResponse, Response
 from ..domain.money import MoneyError, minor_units, parse_micros
 from ..domain.recharge import recharge_amount
 from ..errors import CommCreditsError
-from ..services import balances, funds, payment_methods, recharge_settings, transaction_pages
-from ..services import tenants as tenant_svc
+from ..services.access import tenants as tenant_svc
+from ..services.ledger import balances, funds, transaction_pages
+from ..services.payments import payment_methods, recharge_settings
 from .amounts import AmountFormatError, example, normalise_amount
 from .feedback import FormProblem, explain, form_error
 from .render import money, page

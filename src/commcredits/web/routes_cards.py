@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from ..errors import CommCreditsError
 from ..payments.sandbox import TEST_CARDS, brand_of
-from ..services import payment_methods, receipts, recharge_settings
+from ..services.ledger import receipts
+from ..services.payments import payment_methods, recharge_settings
 from .feedback import FormProblem, explain, form_error
 from .receipts import render_html, render_pdf
 from .render import page, words

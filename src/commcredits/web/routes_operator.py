@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from ..services import balances
-from ..services import tenants as tenant_svc
+from ..services.access import tenants as tenant_svc
+from ..services.ledger import balances
 from .render import PREFIX, page
 from .session import CheckedSessionDep, RuntimeDep, SessionDep, me
 

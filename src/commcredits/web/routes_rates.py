@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from ..errors import CommCreditsError
-from ..services import tenant_rates
+from ..services.rating import tenant_rates
 from .feedback import explain
 from .render import page
 from .session import ViewDep

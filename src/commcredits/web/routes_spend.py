@@ -14,8 +14,8 @@ from fastapi.responses import Response
 
 from ..domain.spend_controls import DIAL_OUT_POLICIES
 from ..errors import CommCreditsError
-from ..services import spend_controls as svc
-from ..services import tenants as tenant_svc
+from ..services.access import tenants as tenant_svc
+from ..services.ledger import spend_controls as svc
 from .feedback import explain
 from .forms import done, flash
 from .render import page, sentence

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form
 from fastapi.responses import Response
 
 from ..errors import CommCreditsError, ValidationError
-from ..services import notifications, recharge_settings, statements, subscriptions
-from ..services import tenants as tenant_svc
-from ..services.tenants import LICENSES
+from ..services.access import tenants as tenant_svc
+from ..services.access.tenants import LICENSES
+from ..services.billing import statements, subscriptions
+from ..services.notify import notifications
+from ..services.payments import recharge_settings
 from .feedback import explain
 from .forms import done, flash
 from .render import page

@@ -12,8 +12,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
 from ..errors import CommCreditsError, ValidationError
-from ..services import reports
-from ..services.transaction_pages import KINDS, transactions_csv_rows, transactions_page
+from ..services.ledger.transaction_pages import KINDS, transactions_csv_rows, transactions_page
+from ..services.usage import reports
 from .feedback import FormProblem, explain, form_error
 from .render import KIND_NAMES, page
 from .routes_usage import FromQ, Short, ToQ, _bounds, _day

@@ -19,9 +19,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from ..domain.funding import CALL_TYPES
 from ..errors import CommCreditsError, ValidationError
-from ..services import reports, usage_view
-from ..services import tenants as tenant_svc
-from ..services import usage_export as exports
+from ..services.access import tenants as tenant_svc
+from ..services.usage import reports, usage_view
+from ..services.usage import usage_export as exports
 from .charts import calls_chart, charges_chart, forecast
 from .feedback import FormProblem, explain, form_error
 from .render import CALL_TYPE_NAMES, page

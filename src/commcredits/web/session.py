@@ -21,10 +21,10 @@ from fastapi.responses import Response
 from ..db.tenants import Tenant
 from ..domain.access import MANAGE_BILLING, MANAGE_USERS, is_admin, permits
 from ..errors import NotFound
-from ..services import tenants as tenant_svc
-from ..services import web_auth
+from ..services.access import tenants as tenant_svc
+from ..services.access import web_auth
+from ..services.access.web_auth import WebSession
 from ..services.runtime import Runtime
-from ..services.web_auth import WebSession
 from .render import PREFIX
 
 SESSION_COOKIE = "cc_session"

@@ -1,0 +1,3 @@
+"""Real-time call control: the call desk, its batches, and the authorize, extend and end
+decisions.
+"""

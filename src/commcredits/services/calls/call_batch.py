@@ -1,0 +1,308 @@
+"""One batch of call-control requests, decided and written in one transaction.
+
+The call desk hands over the requests that were waiting; `handle_batch` reads what they
+need with one statement per table (tokens, reservations, tenants locked in id order, users,
+subscriptions, balances), then:
+
+1. settles every `end` through the charging core (`charging.charge_in`, the path call
+   records take, so the bulk and real-time paths charge alike) and releases its hold;
+2. decides every `authorize` and `extend` in arrival order against the balances the
+   settlements left (`call_decisions.py`); a hold taken by one request is seen by the next,
+   so concurrent calls share what is available;
+3. writes the new holds and the tenants' `reserved` figures, one statement per table.
+
+A request that is refused gets its exception as its result and writes nothing; the others
+go on. Nothing here commits: the desk does, once, for the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ...db import usage
+from ...db.raw import Raw
+from ...db.schema_calls import reservations
+from ...db.tenants import Tenant
+from ...db.tokens import hash_token
+from ...domain.call_descriptor import TenantTerms
+from ...domain.money import format_micros, minor_units
+from ...domain.spend_controls import SpendControls
+from ...errors import CommCreditsError, Conflict, Forbidden, NotFound, Unauthenticated
+from ..rating.rating import rating_index
+from ..runtime import Runtime
+from ..usage import charging
+from ..usage.call_records import CallRecord, Rejected
+from .call_control import AuthorizeRequest, EndRequest, RecordsRequest
+from .call_decisions import Account, Batch, authorize, extend
+from .call_desk import Job
+
+
+def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[Any], list[str]]:
+    now = rt.clock.now()
+    batch = Batch(rt, conn, rating_index(rt), now)
+    results: list[Any] = [None] * len(jobs)
+    who = _principals(conn, [j.bearer for j in jobs])
+    rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
+    tenant_ids: set[str] = set()
+    for i, job in enumerate(jobs):
+        if isinstance(job.request, RecordsRequest):
+            tenant_ids.update(r.tenant_id for r in job.request.records if isinstance(r, CallRecord))
+            continue
+        try:
+            tenant_ids.add(_tenant_of(job, who.get(job.bearer or ""), rows))
+        except CommCreditsError as exc:
+            results[i] = exc
+    locked = usage.lock_tenants(conn, tenant_ids)
+    if conn.dialect.name != "sqlite":  # re-read under the locks: another process may have settled
+        rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
+    changed = _charge_records(batch, jobs, results, locked)
+    changed += _settle(batch, jobs, results, rows, locked)
+    if any(job.kind in ("authorize", "extend") for job in jobs):
+        _load_accounts(batch, locked, jobs, rows)
+    answered: dict[str, dict[str, Any]] = {}
+    for i, job in enumerate(jobs):
+        if results[i] is not None or job.kind in ("end", "records"):
+            continue
+        try:
+            if job.kind == "authorize":
+                results[i] = authorize(batch, job.request, rows, answered)
+            else:
+                results[i] = extend(batch, job.request, rows)
+        except CommCreditsError as exc:
+            results[i] = exc
+    _write_holds(batch)
+    return results, changed
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _principals(conn: Connection, bearers: list[str | None]) -> dict[str, tuple[str, str | None]]:
+    """clear token -> (kind, tenant id) for the live tokens among `bearers`."""
+    by_hash = {hash_token(b): b for b in bearers if b}
+    if not by_hash:
+        return {}
+    raw = Raw.of(conn)
+    cond, params = raw.among("token_hash", list(by_hash))
+    found = raw.rows(f"SELECT token_hash, kind, tenant_id FROM tokens WHERE {cond} AND revoked_at IS NULL", params)
+    return {by_hash[h]: (kind, tid) for h, kind, tid in found}
+
+
+_RESERVATION = tuple(c.name for c in reservations.columns)
+_INSTANTS = ("started_at", "expires_at", "created_at", "settled_at")
+
+
+def _reservations(conn: Connection, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+    raw = Raw.of(conn)
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in raw.chunks(call_ids):
+        cond, params = raw.among("call_id", chunk)
+        for values in raw.rows(f"SELECT {', '.join(_RESERVATION)} FROM reservations WHERE {cond}", params):
+            row = dict(zip(_RESERVATION, values, strict=True))
+            for name in _INSTANTS:
+                row[name] = raw.read_instant(row[name])
+            out[row["call_id"]] = row
+    return out
+
+
+def _tenant_of(job: Job, principal: tuple[str, str | None] | None, rows: dict[str, dict[str, Any]]) -> str:
+    """The tenant a request acts on, once its token may act there."""
+    if not job.bearer:
+        raise Unauthenticated("send 'Authorization: Bearer <token>'")
+    if principal is None:
+        raise Unauthenticated("the token is unknown or revoked")
+    if isinstance(job.request, AuthorizeRequest):
+        tenant_id = job.request.tenant_id
+    else:
+        row = rows.get(job.request.call_id)
+        if row is None:
+            raise NotFound(f"call {job.request.call_id} was never authorized")
+        tenant_id = row["tenant_id"]
+    kind, bound = principal
+    if kind == "switch":
+        if bound and bound != tenant_id:
+            raise NotFound(f"tenant {tenant_id} not found")
+    elif kind != "operator":
+        raise Forbidden("call control is for the switch (a switch token) or the operator")
+    return tenant_id
+
+
+def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
+                   rows: dict[str, dict[str, Any]]) -> None:
+    """Balances (after the settlements), products and holders for authorize and extend."""
+    wanted = {t for t in locked}
+    if not wanted:
+        return
+    conn, raw = batch.conn, Raw.of(batch.conn)
+    figures: dict[str, tuple[int, int, int]] = {}
+    for chunk in raw.chunks(wanted):
+        cond, params = raw.among("t.id", chunk)
+        for tid, deficit, reserved, total in raw.rows(
+                "SELECT t.id, t.deficit, t.reserved, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l "
+                f"WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?) FROM tenants t WHERE {cond}",
+                [raw.instant(batch.now), *params]):
+            figures[tid] = (deficit, reserved, total)
+    products = usage.subscriptions_of_tenants(conn, sorted(wanted))
+    for tid in wanted:
+        t = locked[tid]
+        deficit, reserved, total = figures[tid]
+        batch.accounts[tid] = Account(
+            t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
+            available=int(total) - int(deficit) - int(reserved),
+            products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
+    holders: set[str] = set()
+    for job in jobs:
+        req = job.request
+        if isinstance(req, EndRequest | RecordsRequest):
+            continue
+        source = req if isinstance(req, AuthorizeRequest) else rows.get(req.call_id)
+        if source is None:
+            continue
+        get = (lambda k, s=source: getattr(s, k)) if isinstance(source, AuthorizeRequest) else source.get
+        holder = get("organizer_id") if get("call_type") == "conf_out" else get("user_id")
+        if holder:
+            holders.add(holder)
+    batch.people = usage.users_by_id(conn, holders) if holders else {}
+    _load_controls(batch, raw, wanted, holders)
+
+
+def _load_controls(batch: Batch, raw: Raw, tenant_ids: set[str], holders: set[str]) -> None:
+    """Spend controls of the batch's tenants and the holders' own dial-out policies."""
+    names = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
+             "max_auto_recharges_per_day")
+    for chunk in raw.chunks(tenant_ids):
+        cond, params = raw.among("tenant_id", chunk)
+        for tid, *values in raw.rows(f"SELECT tenant_id, {', '.join(names)} FROM spend_controls WHERE {cond}",
+                                     params):
+            batch.accounts[tid].controls = SpendControls(**dict(zip(names, values, strict=True)))
+    for chunk in raw.chunks(holders):
+        cond, params = raw.among("user_id", chunk)
+        batch.policies.update(raw.rows(f"SELECT user_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}",
+                                       params))
+
+
+# ---------------------------------------------------------------- call records and settlement (end)
+
+
+def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locked: dict[str, Tenant]) -> list[str]:
+    """Charge the call records of every `records` request of the batch in one pass of the
+    charging core (a record repeated across requests is charged once, then a duplicate)."""
+    spans: list[tuple[int, int, int]] = []  # job index, first outcome, end
+    outcomes: list[charging.Outcome] = []
+    by_tenant: charging.Items = defaultdict(list)
+    for i, job in enumerate(jobs):
+        if not isinstance(job.request, RecordsRequest):
+            continue
+        start, only = len(outcomes), job.request.only_tenant
+        for rec in job.request.records:
+            n = len(outcomes)
+            if isinstance(rec, Rejected):
+                outcomes.append(charging.rejected(rec.id, rec.code, rec.detail))
+            elif only and rec.tenant_id != only:
+                outcomes.append(charging.rejected(rec.id, "forbidden",
+                                                  "this switch token may only post its own tenant's records"))
+            else:
+                outcomes.append(charging.NOT_YET)
+                by_tenant[rec.tenant_id].append((n, rec))
+        spans.append((i, start, len(outcomes)))
+    if not spans:
+        return []
+    recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now,
+                                  locked=locked) if by_tenant else []
+    for i, start, end in spans:
+        results[i] = outcomes[start:end]
+    return recharge
+
+
+
+def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[str, dict[str, Any]],
+            locked: dict[str, Tenant]) -> list[str]:
+    """Charge and release every `end` of the batch; return the tenants due a recharge check."""
+    first: dict[str, int] = {}  # call id -> index of the end that settles it in this batch
+    records: list[tuple[int, CallRecord]] = []
+    for i, job in enumerate(jobs):
+        if job.kind != "end" or results[i] is not None:
+            continue
+        req: EndRequest = job.request
+        row = rows[req.call_id]
+        if req.call_id in first or row["outcome"] is not None:
+            continue  # answered below from the first settlement
+        first[req.call_id] = i
+        started = row["started_at"]
+        if req.ended_at is not None and req.duration_seconds:
+            started = req.ended_at - timedelta(seconds=req.duration_seconds)
+        records.append((i, CallRecord(req.call_id, row["tenant_id"], row["call_type"], row["caller"], row["callee"],
+                                      started, req.duration_seconds, row["user_id"], row["organizer_id"],
+                                      req.call_id)))
+    recharge: list[str] = []
+    if records:
+        by_tenant: charging.Items = defaultdict(list)
+        for n, (_, rec) in enumerate(records):
+            by_tenant[rec.tenant_id].append((n, rec))
+        outcomes: list[charging.Outcome] = [charging.NOT_YET] * len(records)
+        recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True,
+                                      locked=locked)
+        for (i, _), body in zip(records, _release(batch, records, outcomes, rows, locked), strict=True):
+            results[i] = body
+    for i, job in enumerate(jobs):  # repeated ends, in this batch or after an earlier one
+        if job.kind == "end" and results[i] is None:
+            results[i] = _ended(job.request, rows[job.request.call_id], results, first)
+    return recharge
+
+
+def _release(batch: Batch, records: list[tuple[int, CallRecord]], outcomes: list[charging.Outcome],
+             rows: dict[str, dict[str, Any]], locked: dict[str, Tenant]) -> list[dict[str, Any]]:
+    """Store each settlement on its reservation and release the holds; return the answers."""
+    released: dict[str, int] = defaultdict(int)
+    bodies = []
+    updates = []
+    for (_, rec), outcome in zip(records, outcomes, strict=True):
+        row = rows[rec.id]
+        held = row["amount"] if row["status"] == "active" else 0
+        currency = locked[row["tenant_id"]].currency
+        body = {"call_id": rec.id, "duration_seconds": rec.duration_s,
+                **{k: v for k, v in outcome.as_json().items() if k != "id"},
+                "released": format_micros(held, minor_units(currency))}
+        bodies.append(body)
+        row["outcome"] = json.dumps(body)
+        status = "settled" if row["status"] == "active" else row["status"]
+        updates.append({"cid": rec.id, "status": status, "outcome": row["outcome"], "now": batch.now})
+        released[row["tenant_id"]] += held
+        row["status"], row["amount"] = status, 0
+    raw = Raw.of(batch.conn)
+    raw.many("UPDATE reservations SET status = ?, amount = 0, pool_minutes = 0, settled_at = ?, outcome = ? "
+             "WHERE call_id = ?", [(u["status"], raw.instant(u["now"]), u["outcome"], u["cid"]) for u in updates])
+    raw.many("UPDATE tenants SET reserved = reserved - ? WHERE id = ?", [(v, t) for t, v in released.items() if v])
+    return bodies
+
+
+def _ended(req: EndRequest, row: dict[str, Any], results: list[Any], first: dict[str, int]) -> Any:
+    """The answer to an end: the stored settlement when the duration agrees, else 409."""
+    if row["outcome"] is None:  # the first end's charge failed as a whole
+        return results[first[req.call_id]] if req.call_id in first else NotFound("call not settled")
+    settled: dict[str, Any] = json.loads(row["outcome"])
+    if settled["duration_seconds"] != req.duration_seconds:
+        return Conflict(f"call {req.call_id} was already ended with {settled['duration_seconds']} s; "
+                        f"an end with {req.duration_seconds} s cannot change it", code="end_conflict")
+    if settled.get("status") == "charged":
+        settled["status"] = "duplicate"  # charged once, by the first end
+    return settled
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _write_holds(batch: Batch) -> None:
+    raw = Raw.of(batch.conn)
+    if batch.new_holds:
+        raw.many(f"INSERT INTO reservations ({', '.join(_RESERVATION)}) VALUES ({', '.join('?' * len(_RESERVATION))})",
+                 [tuple(raw.instant(row[c]) if c in _INSTANTS and row.get(c) is not None else row.get(c)
+                        for c in _RESERVATION) for row in batch.new_holds])
+    raw.many("UPDATE tenants SET reserved = reserved + ? WHERE id = ?",
+             [(a.reserved_delta, t) for t, a in batch.accounts.items() if a.reserved_delta])

@@ -1,0 +1,206 @@
+"""The call desk: group commit for real-time call control.
+
+The switch asks before every call and reports every end; each answer must be durable
+before it is given (a hold the switch was told about, a settled charge), and one durable
+commit costs an fsync. The desk is one writer thread per process with one queue:
+requests (`authorize`, `extend`, `end`) wait in the queue, the writer takes everything that
+is waiting (up to `MAX_BATCH`), decides and writes it in ONE transaction through the unit
+of work (`db.engine.write_tx`: the writer gate on SQLite, tenant row locks on PostgreSQL),
+and commits it without waiting for the disk. A second thread, the syncer, then makes every
+batch committed so far durable with one `sync_to_disk` (an fsync of SQLite's write-ahead
+log; on PostgreSQL a commit that waits for the WAL flush, which covers all earlier
+commits) and only then answers their requests. So deciding the next batch overlaps with the
+disk write of the last ones, and under load many calls share one fsync (as TigerBeetle
+batches transfers and PostgreSQL groups commits); alone, a request waits for nothing but
+its own commit and fsync.
+
+What a crash can cost: nothing that was answered. An answer is given only after its batch
+committed durably (`synchronous=FULL` on SQLite, `synchronous_commit` on PostgreSQL), so a
+hold the switch knows of is stored, and a settlement it was told of is charged. Requests
+waiting or in the batch when the process dies get no answer; the switch retries them, and
+authorize, extend and end are idempotent on the call id.
+
+Failures are kept apart: a request that is refused (unknown tenant, bad callee) fails
+alone during the decision, before the batch writes anything. If the batch's write fails
+(a constraint, a bug), the batch is rolled back and each request is run again on its own,
+so one bad request cannot take its neighbours down. Busy, serialization and deadlock
+failures re-run the batch (`db.engine.retryable`).
+
+Correctness never depends on this process's memory: every decision reads balances, holds
+and pools inside the batch's transaction with the tenants' rows locked, so several server
+processes on PostgreSQL share one truth. Hooks that follow a committed change of balance
+(`balance_changed`: auto-recharge, which may call a card gateway) run on a separate thread,
+never on the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from ...db.engine import retryable, sync_to_disk, write_tx
+from ..runtime import Runtime
+
+MAX_BATCH = 128
+log = logging.getLogger("commcredits.call_desk")
+
+
+@dataclass
+class Job:
+    """One request waiting for the desk: `kind` and its typed `request`; `bearer` is the
+    caller's token, resolved inside the batch. The answer (or the refusal) arrives on
+    `future`."""
+
+    kind: str  # authorize | extend | end
+    bearer: str | None
+    request: Any
+    future: Future[Any] = field(default_factory=Future)
+
+
+# decides and writes a batch inside its transaction: one result per job (an answer, or the
+# exception that refuses it), and the tenants whose balance changed
+BatchHandler = Callable[[Connection, Sequence[Job]], tuple[list[Any], list[str]]]
+
+
+@dataclass
+class _Done:
+    """A committed batch waiting to be made durable and answered."""
+
+    batch: list[Job]
+    results: list[Any]
+    tenants: list[str]
+
+
+class CallDesk:
+    """The queue and the writer thread of one process (see the module doc)."""
+
+    def __init__(self, rt: Runtime, handler: BatchHandler) -> None:
+        self.rt, self.handler = rt, handler
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.committed: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
+        self.hooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="commcredits-after-commit")
+        self.writer = threading.Thread(target=self._run, name="commcredits-call-desk", daemon=True)
+        self.syncer = threading.Thread(target=self._sync, name="commcredits-call-desk-sync", daemon=True)
+        self.writer.start()
+        self.syncer.start()
+
+    def submit(self, job: Job) -> Future[Any]:
+        self.jobs.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.writer.join(timeout=10)
+        self.committed.put(None)
+        self.syncer.join(timeout=10)
+        self.hooks.shutdown(wait=True)
+
+    def _run(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.jobs.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            self._process(batch)
+
+    def _process(self, batch: list[Job]) -> None:
+        try:
+            results, tenants = self._commit(batch)
+        except Exception as exc:
+            if len(batch) > 1:  # keep a bad request from failing its neighbours
+                log.warning("call desk batch of %d failed (%r); running its requests one by one", len(batch), exc)
+                for job in batch:
+                    self._process([job])
+                return
+            results, tenants = [exc], []
+        self.committed.put(_Done(batch, results, tenants))
+
+    def _sync(self) -> None:
+        """Make committed batches durable, many per fsync, then answer them (in commit order)."""
+        while True:
+            first = self.committed.get()
+            if first is None:
+                return
+            done = [first]
+            while True:
+                try:
+                    more = self.committed.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.committed.put(None)
+                    break
+                done.append(more)
+            failure: Exception | None = None
+            if any(not isinstance(r, BaseException) for d in done for r in d.results):
+                try:
+                    sync_to_disk(self.rt.engine)
+                except Exception as exc:  # durability unknown: the switch retries (idempotent)
+                    log.exception("could not make call-control commits durable")
+                    failure = exc
+            for d in done:
+                self._answer(d, failure)
+
+    def _answer(self, done: _Done, failure: Exception | None) -> None:
+        for job, result in zip(done.batch, done.results, strict=True):
+            if failure is not None and not isinstance(result, BaseException):
+                result = failure
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+        if failure is None:
+            for tenant_id in done.tenants:
+                self.hooks.submit(self._balance_changed, tenant_id)
+
+    def _commit(self, batch: list[Job]) -> tuple[list[Any], list[str]]:
+        for attempt in range(8):
+            try:
+                with write_tx(self.rt.engine, durable=False) as conn:
+                    return self.handler(conn, batch)
+            except DBAPIError as exc:
+                if not retryable(exc) or attempt == 7:
+                    raise
+                time.sleep(0.002 * 2**attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _balance_changed(self, tenant_id: str) -> None:
+        from ..ledger.balance_events import balance_changed
+
+        try:
+            balance_changed(self.rt, tenant_id)
+        except Exception:
+            log.exception("balance_changed failed for tenant %s", tenant_id)
+
+
+_START = threading.Lock()
+
+
+def desk_of(rt: Runtime, handler: BatchHandler) -> CallDesk:
+    """This runtime's desk, started on first use."""
+    desk = rt.caches.get("call_desk")
+    if desk is None:
+        with _START:
+            desk = rt.caches.get("call_desk")
+            if desk is None:
+                desk = rt.caches["call_desk"] = CallDesk(rt, handler)
+    return desk  # type: ignore[no-any-return]

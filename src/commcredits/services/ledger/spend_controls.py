@@ -1,0 +1,245 @@
+"""Spend controls and purchase limits: read, change (journaled), and the figures authorize
+checks against.
+
+Changing a control needs the billing permission (global and billing administrators, and
+the operator); every field that changes gets a journal row saying who changed it, when, and
+from what to what. A tenant that never saved its controls has the defaults.
+Purchase limits are operator data per currency (DOMAIN.md "Purchase limits per currency").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ...db import spend_controls as db
+from ...db import tenants as tenant_db
+from ...db.engine import read_tx, write_tx
+from ...db.tenants import Tenant, User
+from ...domain.access import MANAGE_BILLING, VIEW_BILLING
+from ...domain.money import MoneyError, check_currency, format_micros, minor_units, parse_micros
+from ...domain.purchases import PurchaseLimits
+from ...domain.spend_controls import (
+    DIAL_OUT_POLICIES,
+    SpendControls,
+    cap_room,
+    day_bounds,
+    day_key,
+    effective_policy,
+    month_bounds,
+    month_key,
+    policy_blocks,
+)
+from ...errors import NotFound, ValidationError
+from ..access.principal import Principal, require_operator, require_tenant
+from ..runtime import Runtime
+from .funds import iso, parse_amount
+
+MONEY_FIELDS = ("daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold")
+
+
+def who_label(conn: Connection, who: Principal) -> str:
+    """How the journal names who changed something: 'operator' or 'user <email> (<id>)'."""
+    if who.kind == "user" and who.tenant_id and who.user_id:
+        user = tenant_db.get_user(conn, who.tenant_id, who.user_id)
+        return f"user {user.email if user else '?'} ({who.user_id})"
+    return who.kind
+
+
+def _tenant(conn: Connection, tenant_id: str) -> Tenant:
+    tenant = tenant_db.get(conn, tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    return tenant
+
+
+def _text(controls: SpendControls, field: str, currency: str) -> str | None:
+    value = getattr(controls, field)
+    if value is None or field not in MONEY_FIELDS:
+        return None if value is None else str(value)
+    return format_micros(value, minor_units(currency))
+
+
+def controls_out(conn: Connection, tenant: Tenant, controls: SpendControls) -> dict[str, Any]:
+    out: dict[str, Any] = {f: _text(controls, f, tenant.currency) for f in db.FIELDS}
+    out["max_auto_recharges_per_day"] = controls.max_auto_recharges_per_day
+    out["currency"] = tenant.currency
+    out["changes"] = [{"field": c.field, "user_id": c.user_id, "old": c.old_value, "new": c.new_value,
+                       "changed_by": c.changed_by, "changed_at": iso(c.changed_at)}
+                      for c in db.changes(conn, tenant.id, limit=20)]
+    return out
+
+
+def controls_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+    require_tenant(who, tenant_id, VIEW_BILLING)
+    with read_tx(rt.engine) as conn:
+        tenant = _tenant(conn, tenant_id)
+        return controls_out(conn, tenant, db.get_controls(conn, tenant_id))
+
+
+def _parse(changes: dict[str, Any], currency: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field not in db.FIELDS:
+            raise ValidationError(f"{field}: not a spend control; use {', '.join(db.FIELDS)}")
+        if field in MONEY_FIELDS:
+            parsed[field] = None if value is None else parse_amount(value, currency, purchase=True, field=field)
+        elif field == "dial_out_policy":
+            if value not in DIAL_OUT_POLICIES:
+                raise ValidationError(f"dial_out_policy: use one of {', '.join(DIAL_OUT_POLICIES)}")
+            parsed[field] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError("max_auto_recharges_per_day: a whole number from 1 to 100")
+            parsed[field] = value
+    return parsed
+
+
+def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change the fields given (the others keep their value); null turns a limit off."""
+    require_tenant(who, tenant_id, MANAGE_BILLING)
+    with write_tx(rt.engine) as conn:
+        tenant = tenant_db.lock(conn, tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        old = db.get_controls(conn, tenant_id)
+        try:
+            new = replace(old, **_parse(changes, tenant.currency))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        now, by = rt.clock.now(), who_label(conn, who)
+        for field in db.FIELDS:
+            before, after = _text(old, field, tenant.currency), _text(new, field, tenant.currency)
+            if before != after:
+                db.journal(conn, tenant_id=tenant_id, field=field, old=before, new=after, by=by, now=now)
+        if new != old:
+            db.save_controls(conn, tenant_id, new, now)
+        return controls_out(conn, tenant, new)
+
+
+def set_user_policy(rt: Runtime, who: Principal, tenant_id: str, user_id: str, policy: str | None) -> str | None:
+    """A user's own dial-out policy (None = the tenant's), journaled."""
+    require_tenant(who, tenant_id, MANAGE_BILLING)
+    if policy is not None and policy not in DIAL_OUT_POLICIES:
+        raise ValidationError(f"dial_out_policy: use one of {', '.join(DIAL_OUT_POLICIES)}, or null")
+    with write_tx(rt.engine) as conn:
+        if tenant_db.lock(conn, tenant_id) is None or tenant_db.get_user(conn, tenant_id, user_id) is None:
+            raise NotFound(f"user {user_id} not found")
+        old = db.user_policy(conn, user_id)
+        if old != policy:
+            now = rt.clock.now()
+            db.set_user_policy(conn, tenant_id, user_id, policy, now)
+            db.journal(conn, tenant_id=tenant_id, user_id=user_id, field="dial_out_policy", old=old,
+                       new=policy, by=who_label(conn, who), now=now)
+    return policy
+
+
+def user_with_policy(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> tuple[User, str | None]:
+    """A user and their own dial-out policy (None = the tenant's)."""
+    require_tenant(who, tenant_id, VIEW_BILLING)
+    with read_tx(rt.engine) as conn:
+        user = tenant_db.get_user(conn, tenant_id, user_id)
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user, db.user_policy(conn, user_id)
+
+
+def user_policies(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, str]:
+    require_tenant(who, tenant_id, VIEW_BILLING)
+    with read_tx(rt.engine) as conn:
+        return db.user_policies(conn, tenant_id)
+
+
+def dial_out_blocked(conn: Connection, tenant_id: str, *, user_id: str | None, call_type: str, domestic: bool,
+                     number_type: str, emergency: bool) -> bool:
+    """Whether the dial-out policy in force for this call (the user's own, else the
+    tenant's) blocks it. `user_id` is the caller, or the organizer of a meeting dial-out."""
+    controls = db.get_controls(conn, tenant_id)
+    own = db.user_policy(conn, user_id) if user_id else None
+    return policy_blocks(effective_policy(controls.dial_out_policy, own), call_type=call_type, domestic=domestic,
+                         number_type=number_type, emergency=emergency)
+
+
+def room_left(conn: Connection, tenant: Tenant, controls: SpendControls, now: datetime,
+              user_id: str | None) -> int | None:
+    """Micros of credit spend left under the caps for a call of `user_id` now (None = no cap
+    applies): the sums authorize compares with. Reservations of calls in progress are not in
+    it; the caller adds what it holds."""
+    if controls.daily_limit is None and controls.monthly_limit is None and controls.user_daily_limit is None:
+        return None
+    day = day_bounds(now, tenant.timezone)
+    month = month_bounds(now, tenant.timezone)
+    today = db.credit_spend(conn, tenant.id, *day) if controls.daily_limit is not None else 0
+    this_month = db.credit_spend(conn, tenant.id, *month) if controls.monthly_limit is not None else 0
+    per_user = db.credit_spend(conn, tenant.id, *day, user_id=user_id) \
+        if user_id is not None and controls.user_daily_limit is not None else None
+    return cap_room(controls, spent_today_tenant=today, spent_month_tenant=this_month, spent_today_user=per_user)
+
+
+@dataclass(frozen=True, slots=True)
+class CapHit:
+    """A cap that is used up: which, for which period (the tenant's local day or month, the
+    key `alerts.notify_cap_reached` takes), its limit and what was spent (micros)."""
+
+    cap: str
+    period_key: str
+    limit: int
+    spent: int
+
+
+def exhausted_cap(conn: Connection, tenant: Tenant, controls: SpendControls, now: datetime, user_id: str | None,
+                  *, held: int = 0) -> CapHit | None:
+    """The first cap that spend (plus `held`, what calls in progress hold) has reached, or
+    None. Authorize denies `spend_cap_reached` with it and tells the admins once per period."""
+    day, month = day_bounds(now, tenant.timezone), month_bounds(now, tenant.timezone)
+    checks = (("daily_limit", controls.daily_limit, day, None, day_key(now, tenant.timezone)),
+              ("monthly_limit", controls.monthly_limit, month, None, month_key(now, tenant.timezone)),
+              ("user_daily_limit", controls.user_daily_limit, day, user_id, day_key(now, tenant.timezone)))
+    for cap, limit, (since, until), uid, key in checks:
+        if limit is None or (cap == "user_daily_limit" and user_id is None):
+            continue
+        spent = db.credit_spend(conn, tenant.id, since, until, user_id=uid) + held
+        if spent >= limit:
+            return CapHit(cap, key, limit, spent)
+    return None
+
+
+def _currency(currency: str) -> str:
+    try:
+        return check_currency(currency.upper())
+    except MoneyError as exc:
+        raise ValidationError(f"currency: {exc}") from None
+
+
+def limits_out(currency: str, limits: PurchaseLimits, operator_set: bool) -> dict[str, Any]:
+    digits = minor_units(currency)
+    return {"currency": currency, "minimum": format_micros(limits.minimum, digits),
+            "maximum": format_micros(limits.maximum, digits), "source": "operator" if operator_set else "seed"}
+
+
+def limits_view(rt: Runtime, who: Principal, currency: str) -> dict[str, Any]:
+    require_operator(who)
+    code = _currency(currency)
+    with read_tx(rt.engine) as conn:
+        return limits_out(code, *db.get_purchase_limits(conn, code))
+
+
+def set_limits(rt: Runtime, who: Principal, currency: str, *, minimum: Any, maximum: Any) -> dict[str, Any]:
+    require_operator(who)
+    code = _currency(currency)
+    amounts = []
+    for field, text in (("minimum", minimum), ("maximum", maximum)):
+        try:
+            amounts.append(parse_micros(text, max_decimals=minor_units(code)))
+        except MoneyError as exc:
+            raise ValidationError(f"{field}: {exc} ({code})") from None
+    try:
+        limits = PurchaseLimits(*amounts)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    with write_tx(rt.engine) as conn:
+        db.save_purchase_limits(conn, code, limits, rt.clock.now())
+    return limits_out(code, limits, True)

@@ -1,0 +1,3 @@
+"""Cards and automatic recharge: saving cards, the auto-recharge settings and the engine that
+charges them.
+"""
