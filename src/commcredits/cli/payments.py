@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from .services.access import tenants
-from .services.access.principal import OPERATOR
-from .services.ledger import receipts
-from .services.payments import payment_methods, recharge_settings
+from ..services.access import tenants
+from ..services.access.principal import OPERATOR
+from ..services.ledger import receipts
+from ..services.payments import payment_methods, recharge_settings
+from .common import emit, friendly, runtime
 
 payments_app = typer.Typer(help="Auto-recharge settings, saved cards and receipts.", no_args_is_help=True)
 
@@ -28,7 +29,6 @@ def auto_recharge(
     Example: commcredits payments auto-recharge 6f1c...e2 --enable --amount 100.00 --trigger 50.00
     --payment-method 9a0b...
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -50,7 +50,6 @@ def update_card(tenant_id: str, payment_method: str, exp_month: int, exp_year: i
 
     Example: commcredits payments update-card 6f1c...e2 9a0b... 12 2031
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -68,7 +67,6 @@ def remove_card(tenant_id: str, payment_method: str) -> None:
 
     Example: commcredits payments remove-card 6f1c...e2 9a0b...
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -84,7 +82,6 @@ def list_receipts(tenant_id: str, limit: int = 50) -> None:
 
     Example: commcredits payments receipts 6f1c...e2 --limit 10
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -102,8 +99,7 @@ def receipt(
 
     Example: commcredits payments receipt 6f1c...e2 3d4e... --pdf receipt.pdf
     """
-    from .cli import friendly, runtime
-    from .web.receipts import render_html, render_pdf
+    from ..web.receipts import render_html, render_pdf
 
     @friendly
     def run() -> None:

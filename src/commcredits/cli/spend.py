@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from .services.access.principal import OPERATOR
-from .services.ledger import spend_controls as svc
+from ..services.access.principal import OPERATOR
+from ..services.ledger import spend_controls as svc
+from .common import emit, friendly, runtime
 
 spend_app = typer.Typer(help="Dial-out policy, spend caps and alerts of a tenant.", no_args_is_help=True)
 limits_app = typer.Typer(help="Minimum and maximum per purchase and recharge, per currency.", no_args_is_help=True)
@@ -26,7 +27,6 @@ def show(tenant_id: str) -> None:
 
     Example: commcredits spend-controls show 6f1c...e2
     """
-    from .cli import emit, friendly, runtime
 
     friendly(lambda: emit(svc.controls_view(runtime(), OPERATOR, tenant_id)))()
 
@@ -47,7 +47,6 @@ def set_controls(
     Example: commcredits spend-controls set 6f1c...e2 --policy domestic_only --daily-limit 200.00
     --monthly-limit none --low-balance-threshold 50.00
     """
-    from .cli import emit, friendly, runtime
 
     changes: dict[str, Any] = {}
     if policy is not None:
@@ -67,7 +66,6 @@ def user_policy(tenant_id: str, user_id: str, policy: str) -> None:
 
     Example: commcredits spend-controls user-policy 6f1c...e2 3b9d...01 none
     """
-    from .cli import emit, friendly, runtime
 
     own = None if policy == "tenant" else policy
     friendly(lambda: emit({"user_id": user_id,
@@ -80,7 +78,6 @@ def show_limits(currency: str) -> None:
 
     Example: commcredits purchase-limits show JPY
     """
-    from .cli import emit, friendly, runtime
 
     friendly(lambda: emit(svc.limits_view(runtime(), OPERATOR, currency)))()
 
@@ -95,6 +92,5 @@ def set_limits(
 
     Example: commcredits purchase-limits set JPY --minimum 5000 --maximum 10000000
     """
-    from .cli import emit, friendly, runtime
 
     friendly(lambda: emit(svc.set_limits(runtime(), OPERATOR, currency, minimum=minimum, maximum=maximum)))()

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .services import bootstrap
+from ..services import bootstrap
+from .common import runtime, usage_error
 
 sandbox_app = typer.Typer(help="Start a sandbox database afresh.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Make API tokens (shown once; only their hashes are stored).", no_args_is_help=True)
@@ -26,9 +27,8 @@ def sandbox_reset(
 
     Example: commcredits sandbox reset --yes --demo
     """
-    from .cli import runtime, usage_error
-    from .server import print_demo, print_operator_token
-    from .services.demo import seed_demo
+    from ..server import print_demo, print_operator_token
+    from ..services.demo import seed_demo
 
     rt = runtime()
     if not rt.settings.sandbox:
@@ -53,6 +53,5 @@ def tokens_create_operator() -> None:
 
     Example: commcredits tokens create-operator
     """
-    from .cli import runtime
 
     typer.echo(bootstrap.new_operator_token(runtime()))

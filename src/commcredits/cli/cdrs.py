@@ -20,7 +20,8 @@ from rich.progress import (
 )
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .services.usage import ingest as ingest_svc
+from ..services.usage import ingest as ingest_svc
+from .common import emit, err, friendly, runtime
 
 cdrs_app = typer.Typer(help="Charge call records from files.", no_args_is_help=True)
 
@@ -49,7 +50,6 @@ def cdrs_ingest(
 
     Example: commcredits cdrs ingest calls.csv --format csv --rejects calls.rejects.csv
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -71,7 +71,6 @@ def cdrs_ingest(
 
 
 def _database_failed(exc: DBAPIError) -> NoReturn:
-    from .cli import err
 
     text = str(exc.orig or exc).strip()
     cause = text.splitlines()[0][:200] if text else type(exc).__name__

@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .services.access.principal import OPERATOR
-from .services.rating import rate_decks, rating
+from ..services.access.principal import OPERATOR
+from ..services.rating import rate_decks, rating
+from .common import emit, friendly, runtime
 
 rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
 
@@ -39,7 +40,6 @@ def rates_import(
 
     Example: commcredits rates import examples/ratecard-eur.csv --format ratecard --dry-run
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -95,7 +95,6 @@ def rates_decks() -> None:
 
     Example: commcredits rates decks
     """
-    from .cli import emit, friendly, runtime
 
     friendly(lambda: emit(rate_decks.list_decks(runtime(), OPERATOR, limit=500)))()
 
@@ -108,7 +107,6 @@ def rates_activate(
 
     Example: commcredits rates activate 3
     """
-    from .cli import emit, friendly, runtime
 
     friendly(lambda: emit(rate_decks.activate(runtime(), OPERATOR, version, by="cli")))()
 
@@ -128,7 +126,6 @@ def rates_quote(
     Example: commcredits rates quote --rating-key cgrates.org --category call --subject 1001
     --destination 1002 --duration 130 --at 2026-01-01T10:00:00
     """
-    from .cli import emit, friendly, runtime
 
     @friendly
     def run() -> None:
@@ -152,8 +149,7 @@ def rates_rerate(
 
     Example: commcredits rates rerate --from 2026-01-01 --to 2026-02-01
     """
-    from .cli import emit, friendly, runtime
-    from .services.rating import rerate
+    from ..services.rating import rerate
 
     @friendly
     def run() -> None:
