@@ -241,7 +241,7 @@ def free_port() -> int:
 def make_app() -> Any:
     """The app for uvicorn's workers (`--factory bench.authorize:make_app`): the same Runtime
     and FastAPI app `commcredits serve` builds, from the environment."""
-    from commcredits.api.app import create_app
+    from commcredits.app import create_app
     from commcredits.config import Settings
     from commcredits.services.bootstrap import open_runtime
 

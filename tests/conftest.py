@@ -112,7 +112,7 @@ class Api:
     def __init__(self, rt: Runtime) -> None:
         from fastapi.testclient import TestClient
 
-        from commcredits.api.app import create_app
+        from commcredits.app import create_app
         from commcredits.db import tokens as token_db
 
         self.rt = rt

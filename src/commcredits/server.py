@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from .api.app import create_app
+from .app import create_app
 from .config import DEFAULT_DATABASE_URL
 from .services import bootstrap, jobs
 from .services.demo import seed_demo

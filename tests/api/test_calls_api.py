@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from tests.conftest import SHARED
 
-from commcredits.api.app import create_app
+from commcredits.app import create_app
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.ledger import audit
 from commcredits.services.rating import rating

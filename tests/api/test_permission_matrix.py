@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from tests.api.permission_matrix import OK, PRINCIPALS, ROWS, Row
 
-from commcredits.api.app import create_app
+from commcredits.app import create_app
 from commcredits.config import Settings
 from commcredits.domain.access import ADMIN_ROLES
 from commcredits.services.runtime import Runtime

@@ -11,9 +11,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from commcredits.cli import app
+from commcredits.documents.receipts import render_pdf
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.ledger import receipts
-from commcredits.web.receipts import render_pdf
 
 LOCAL = "15 Jan 2026 23:00 NZDT"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import uvicorn
 from fastapi.testclient import TestClient
 
-from commcredits.api.app import create_app
+from commcredits.app import create_app
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access import web_auth
 from commcredits.services.access.principal import OPERATOR

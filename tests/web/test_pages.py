@@ -119,7 +119,7 @@ def test_the_demo_admin_logs_in_with_the_printed_password(rt) -> None:
 def test_a_crash_is_a_plain_page_without_a_trace(rt, monkeypatch) -> None:
     from fastapi.testclient import TestClient
 
-    from commcredits.api.app import create_app
+    from commcredits.app import create_app
     from commcredits.services.ledger import balances
 
     org = make_org(rt, kinds=("global",))

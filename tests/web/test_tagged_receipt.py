@@ -12,7 +12,7 @@ from tests.pdf_support import pdf_objects, pdf_text
 
 from commcredits.config import Settings
 from commcredits.db.receipts import Receipt
-from commcredits.web.receipts import render_pdf
+from commcredits.documents.receipts import render_pdf
 
 RECEIPT = Receipt(id="rcpt-1", tenant_id="t-1", number="R-2026-000007", year=2026, seq=7, kind="purchase",
                   attempt_id="a-1", transaction_id=12, amount=1_234_560_000, currency="USD", card_brand="visa",

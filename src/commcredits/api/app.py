@@ -1,4 +1,6 @@
-"""The FastAPI application: routers, error mapping, and the runtime it serves."""
+"""The switch and integrator API: its routers, its error mapping and the runtime it serves.
+
+It imports nothing of the admin center (`web/`): `commcredits.app` puts the two together."""
 
 from __future__ import annotations
 
@@ -8,8 +10,6 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..services.runtime import Runtime
-from ..web import password_api
-from ..web.app import create_web_app
 from . import (
     problems,
     routes_billing,
@@ -17,6 +17,7 @@ from . import (
     routes_money,
     routes_notify,
     routes_ops,
+    routes_passwords,
     routes_payments,
     routes_rating,
     routes_reports,
@@ -38,7 +39,7 @@ class CommCreditsApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_api(rt: Runtime) -> CommCreditsApp:
     app = CommCreditsApp(
         title="commcredits",
         version=__version__,
@@ -47,9 +48,7 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.runtime = rt
     problems.install(app)
     for module in (routes_calls, routes_billing, routes_tenants, routes_money, routes_payments, routes_rating,
-                   routes_reports, routes_usage, routes_notify, routes_ops):
+                   routes_reports, routes_usage, routes_notify, routes_ops, routes_passwords):
         app.include_router(module.router)
-    app.include_router(password_api.router)
-    app.mount("/admin", create_web_app(rt))  # the web admin center (web/)
     app.fast_path = routes_calls.CallControlPath(None, rt)
     return app

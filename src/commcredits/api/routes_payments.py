@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from pydantic import Field, StrictBool
 
+from ..documents.receipts import render_html, render_pdf
 from ..services.access import tenants
 from ..services.ledger import receipts
 from ..services.payments import payment_methods, recharge_settings
-from ..web.receipts import render_html, render_pdf
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Id, In, Month, Year, payment_method_out
 

@@ -60,8 +60,8 @@ async def import_deck(
     """Import a deck as a new version (409 coverage_loss if recent calls would lose their rate)."""
     require_operator(who)  # before reading the upload
     contents = await _read_files(files)
-    body = await run_in_threadpool(
-        rate_decks.import_files, rt, who, format_=format, files=contents, mode=mode,
+    body = await run_in_threadpool(  # a large upload is parsed in a worker process (rate_decks.import_upload)
+        rate_decks.import_upload, rt, who, format_=format, files=contents, mode=mode,
         dry_run=dry_run, force=force, currency=currency, rounding=rounding, decimals=decimals,
         rating_key=rating_key, name=name, fallback_rating_key=fallback_rating_key)
     if dry_run:

@@ -1,4 +1,4 @@
-"""The admin center as an application of its own, mounted at /admin by `api.app.create_app`.
+"""The admin center as an application of its own, mounted at /admin by `commcredits.app.create_app`.
 
 Being a sub-application gives the pages their own error handling: a service error becomes
 a page in plain words (never a stack trace, never problem+json), a missing session a

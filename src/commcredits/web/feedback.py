@@ -18,7 +18,8 @@ import re
 from typing import Any
 
 from ..errors import CommCreditsError, Forbidden, Unauthenticated
-from .render import LICENSE_NAMES, money, sentence
+from ..formatting import money
+from .render import LICENSE_NAMES, sentence
 
 TITLES = {
     "validation_error": "Please check this value",

@@ -10,13 +10,13 @@ list times say once which zone that is (`zone_name`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from ..formatting import day, money, when
 
 PREFIX = "/admin"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -50,37 +50,6 @@ KIND_NAMES = {"purchase": "Purchase", "auto_recharge": "Auto-recharge", "grant":
               "expiry": "Expiry", "refund": "Refund", "adjustment": "Adjustment"}
 PAYER_NAMES = {"pool": "Plan minutes", "credits": "Credits", "mixed": "Plan minutes, then credits", "free": "Free",
                "postpaid": "Post-paid"}
-
-
-def money(amount: str | None, currency: str) -> str:
-    """'-1234.5' and 'USD' -> '-1,234.5 USD'; None -> an em dash."""
-    if amount is None or amount == "":
-        return "—"
-    sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
-    whole, dot, fraction = digits.partition(".")
-    grouped = f"{int(whole or '0'):,}"
-    return f"{sign}{grouped}{dot}{fraction} {currency}"
-
-
-def _instant(value: str | datetime | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def when(value: str | datetime | None, zone: str = "UTC") -> str:
-    instant = _instant(value)
-    if instant is None:
-        return "—"
-    local = instant.astimezone(ZoneInfo(zone))
-    return local.strftime("%d %b %Y %H:%M ") + (local.tzname() or zone)
-
-
-def day(value: str | datetime | None, zone: str = "UTC") -> str:
-    instant = _instant(value)
-    return "—" if instant is None else instant.astimezone(ZoneInfo(zone)).strftime("%d %b %Y")
 
 
 def duration(seconds: int | str | None) -> str:

@@ -24,12 +24,13 @@ from fastapi.responses import RedirectResponse, Response
 from ..domain.money import MoneyError, minor_units, parse_micros
 from ..domain.recharge import recharge_amount
 from ..errors import CommCreditsError
+from ..formatting import money
 from ..services.access import tenants as tenant_svc
 from ..services.ledger import balances, funds, transaction_pages
 from ..services.payments import payment_methods, recharge_settings
 from .amounts import AmountFormatError, example, normalise_amount
 from .feedback import FormProblem, explain, form_error
-from .render import money, page
+from .render import page
 from .session import FormDep, TenantPage, ViewDep
 
 router = APIRouter(prefix="/t/{tid}")

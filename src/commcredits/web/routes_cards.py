@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
+from ..documents.receipts import render_html, render_pdf
 from ..errors import CommCreditsError
 from ..payments.sandbox import TEST_CARDS, brand_of
 from ..services.ledger import receipts
 from ..services.payments import payment_methods, recharge_settings
 from .feedback import FormProblem, explain, form_error
-from .receipts import render_html, render_pdf
 from .render import page, words
 from .session import FormDep, TenantPage, ViewDep
 

@@ -4,13 +4,14 @@ PDF made from that same HTML by WeasyPrint as PDF/UA-1, a tagged PDF: a structur
 true`, the document language and title, and the PDF/UA identification in its XMP metadata,
 so a screen reader reads the PDF as it reads the page. Both show the same facts (seller with
 its address and tax id from the operator's settings, number, date in the tenant's time zone,
-tenant, card, amount, currency). The PDF carries no creation date, so the same receipt gives
+tenant, card, amount, currency). The PDF carries no creation date and its fonts a fixed time, so the same receipt gives
 the same bytes. WeasyPrint needs Pango (Debian: libpango-1.0-0, libpangoft2-1.0-0) and is
 imported only when a PDF is made.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..config import Settings
 from ..db.receipts import Receipt
 from ..domain.money import format_micros, minor_units
-from .render import when
+from ..formatting import when
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=True)
@@ -47,5 +48,9 @@ def render_pdf(r: Receipt, seller: Settings | None = None, zone: str = "UTC") ->
     """The receipt as a tagged PDF (PDF/UA-1), from the same HTML as the page."""
     from weasyprint import HTML  # needs Pango; only the PDF does
 
+    # The embedded font subsets carry a "modified" time that fontTools takes from the clock
+    # unless SOURCE_DATE_EPOCH (reproducible builds) names one: fixed, the same receipt gives
+    # the same bytes whenever it is made.
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     document = HTML(string=render_html(r, seller, zone, pdf=True), base_url=str(TEMPLATES))
     return bytes(document.write_pdf(pdf_variant="pdf/ua-1"))
