@@ -99,7 +99,7 @@ def receipt(
 
     Example: commcredits payments receipt 6f1c...e2 3d4e... --pdf receipt.pdf
     """
-    from ..web.receipts import render_html, render_pdf
+    from ..documents.receipts import render_html, render_pdf
 
     @friendly
     def run() -> None:
