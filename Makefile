@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/commcredits/domain
+	$(BIN)/mypy --strict src/commcredits
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

@@ -29,8 +29,7 @@ from sqlalchemy.exc import OperationalError
 from ..errors import CommCreditsError
 from ..errors import ValidationError as InvalidRequest
 from ..services.calls import call_control
-from ..services.calls.call_control import AuthorizeRequest, EndRequest, ExtendRequest
-from ..services.calls.call_control import Request as CallRequest
+from ..services.calls.call_control import AuthorizeRequest, CallRequest, EndRequest, ExtendRequest
 from ..services.runtime import Runtime
 from ..services.usage.call_records import parse_instant, storable
 

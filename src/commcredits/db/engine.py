@@ -153,7 +153,7 @@ def _begin(engine: Engine, durable: bool = True) -> Iterator[Connection]:
     for attempt in range(3):
         conn = engine.connect()
         if sqlite and not durable:
-            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")
+            _sqlite_pragma(conn, "PRAGMA synchronous=NORMAL")
         try:
             conn.begin()
         except OperationalError as exc:
@@ -184,7 +184,15 @@ def _restore(conn: Connection, relaxed: bool) -> None:
         return
     if conn.in_transaction():
         conn.rollback()
-    conn.connection.driver_connection.execute("PRAGMA synchronous=FULL")
+    _sqlite_pragma(conn, "PRAGMA synchronous=FULL")
+
+
+def _sqlite_pragma(conn: Connection, statement: str) -> None:
+    """Run a PRAGMA on the driver's connection, outside SQLAlchemy's transaction bookkeeping."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # only a connection that was invalidated and closed has none
+        raise RuntimeError("the database connection is closed")
+    driver.execute(statement)
 
 
 def sync_to_disk(engine: Engine) -> None:

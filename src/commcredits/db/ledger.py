@@ -132,7 +132,7 @@ def due_expiries(conn: Connection, now: datetime, limit: int = 1000) -> list[tup
 
 def next_expiry(conn: Connection, after: datetime) -> datetime | None:
     """The earliest expiry after `after` of a lot that still holds money."""
-    value = conn.execute(
+    value: datetime | None = conn.execute(
         select(func.min(lots.c.expires_at)).where(
             and_(lots.c.expires_at > after, lots.c.remaining > 0,
                  lots.c.expired_transaction_id.is_(None))

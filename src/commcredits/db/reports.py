@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Connection, Select, and_, func, or_, select
 
@@ -37,8 +37,11 @@ REPORT_COLUMNS = [
 ]
 
 
-def report_filter(stmt: Select[Any], tenant_id: str, start: datetime | None, end: datetime | None,
-                  user_id: str | None, call_type: str | None) -> Select[Any]:
+_Columns = TypeVarTuple("_Columns")
+
+
+def report_filter(stmt: Select[*_Columns], tenant_id: str, start: datetime | None, end: datetime | None,
+                  user_id: str | None, call_type: str | None) -> Select[*_Columns]:
     """The usage report's filter: the tenant, [start, end) on the call's start, user, call type."""
     c = call_records.c
     stmt = stmt.where(c.tenant_id == tenant_id)

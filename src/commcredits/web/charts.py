@@ -24,7 +24,7 @@ def _nice_top(value: int) -> int:
     """A round axis maximum at or above value: 1, 2 or 5 times a power of ten."""
     if value <= 1:
         return 1
-    magnitude = 10 ** (len(str(value)) - 1)
+    magnitude: int = 10 ** (len(str(value)) - 1)
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= value)
 
 
@@ -37,7 +37,8 @@ def stacked_bars(days: list[dict[str, Any]], values: dict[str, list[int]], unit:
     slot = plot_w / count
     bars = []
     for i, d in enumerate(days):
-        y, x = HEIGHT - BOTTOM, LEFT + i * slot + slot * 0.15
+        y: float = HEIGHT - BOTTOM
+        x = LEFT + i * slot + slot * 0.15
         for key, series in values.items():
             h = plot_h * series[i] / top
             if series[i]:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from ...db import reservations as res_db
 from ...db import tenants as tenant_db
@@ -35,6 +35,7 @@ from ...db.engine import read_tx, write_tx
 from ...domain.numbers import InvalidNumber, is_emergency, parse_number
 from ..runtime import Runtime
 from ..usage.call_records import CallRecord, Rejected
+from ..usage.charging import Outcome
 from .call_desk import Job, desk_of
 
 EMERGENCY_EVERYWHERE = frozenset({"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108"})
@@ -75,11 +76,16 @@ class RecordsRequest:
     only_tenant: str | None = None
 
 
-Request = AuthorizeRequest | ExtendRequest | EndRequest | RecordsRequest
+CallRequest = AuthorizeRequest | ExtendRequest | EndRequest  # answered with the switch's JSON answer
+Request = CallRequest | RecordsRequest  # records are answered with one charging outcome each
 _KINDS = {AuthorizeRequest: "authorize", ExtendRequest: "extend", EndRequest: "end", RecordsRequest: "records"}
 
 
-def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[dict[str, Any]]:
+@overload
+def submit(rt: Runtime, bearer: str | None, request: RecordsRequest) -> Future[list[Outcome]]: ...
+@overload
+def submit(rt: Runtime, bearer: str | None, request: CallRequest) -> Future[dict[str, Any]]: ...
+def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[Any]:
     """Queue a request at the desk; the future carries its answer once its batch committed
     (or the CommCreditsError that refuses it)."""
     from .call_batch import handle_batch
@@ -88,7 +94,7 @@ def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[dict[str
     return desk.submit(Job(_KINDS[type(request)], bearer, request))
 
 
-def call(rt: Runtime, bearer: str | None, request: Request, timeout: float = 30) -> dict[str, Any]:
+def call(rt: Runtime, bearer: str | None, request: CallRequest, timeout: float = 30) -> dict[str, Any]:
     """`submit` and wait (for synchronous callers: the CLI, scripts)."""
     return submit(rt, bearer, request).result(timeout)
 

@@ -241,7 +241,7 @@ def pools(batch: Batch, account: Account, period: str) -> tuple[dict[PoolKey, in
                            Allowances(usage.allowances(conn)))
         used = {k: v for (p, k), v in usage.pool_used(conn, tid, [period]).items() if p == period}
         state = account.pools[period] = (sizes, used, dict(res_db.pool_held(conn, tid, period)))
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def pool_grant(batch: Batch, account: Account, call: CallDescriptor) -> tuple[PoolKey, int, str] | None:

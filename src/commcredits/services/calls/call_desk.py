@@ -203,4 +203,4 @@ def desk_of(rt: Runtime, handler: BatchHandler) -> CallDesk:
             desk = rt.caches.get("call_desk")
             if desk is None:
                 desk = rt.caches["call_desk"] = CallDesk(rt, handler)
-    return desk  # type: ignore[no-any-return]
+    return desk

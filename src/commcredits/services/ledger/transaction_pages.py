@@ -29,7 +29,9 @@ def _kinds(kind: str | None) -> tuple[str, ...]:
 
 
 def _item(r: dict[str, Any], digits: int) -> dict[str, Any]:
-    money = lambda micros: None if micros is None else format_micros(micros, digits)  # noqa: E731
+    def money(micros: int | None) -> str | None:
+        return None if micros is None else format_micros(micros, digits)
+
     return {
         "id": str(r["id"]), "type": r["type"], "amount": money(r["amount"]),
         "balance_after": money(r["balance_after"]), "created_at": iso(r["created_at"]), "reference": r["reference"],

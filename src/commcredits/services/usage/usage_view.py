@@ -9,7 +9,7 @@ once, under credits.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from ...db import report_stream, usage_pages
@@ -24,6 +24,14 @@ from .reports import COLUMNS, _filters, _money_sums, _row
 
 PAYERS = ("pool", "credits", "free", "postpaid")
 _PAYER_OF = {"pool": "pool", "credits": "credits", "mixed": "credits", "free": "free", "postpaid": "postpaid"}
+
+
+class _Where(TypedDict):
+    """The report's filter, as the keyword arguments of the page, totals and chart queries."""
+    start: datetime | None
+    end: datetime | None
+    user_id: str | None
+    call_type: str | None
 
 
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
@@ -43,7 +51,7 @@ def usage_overview(rt: Runtime, who: Principal, tenant_id: str, *, start: dateti
     _filters(call_type, start, end)
     if end <= start:
         raise ValidationError("the period ends before it starts")
-    where = {"start": start, "end": end, "user_id": user_id, "call_type": call_type}
+    where: _Where = {"start": start, "end": end, "user_id": user_id, "call_type": call_type}
     with read_tx(rt.engine) as conn:
         tenant = tenant_db.get(conn, tenant_id)
         if tenant is None:

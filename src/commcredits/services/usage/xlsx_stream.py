@@ -129,6 +129,9 @@ class _Sink:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:  # ZipFile never closes a file it was given; the protocol asks for it
+        pass
+
     def take(self) -> bytes:
         out = b"".join(self.parts)
         self.parts.clear()
@@ -141,7 +144,7 @@ def stream_xlsx(sheet: str, header: Sequence[str], widths: Sequence[float], bloc
     """The workbook's bytes as they are made. `blocks` gives row XML text and how many rows
     it holds; `huge` writes the sheet as ZIP64 (needed past 2 GiB of sheet XML)."""
     sink = _Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:  # type: ignore[arg-type]
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         for name, text in _package().items():
             book.writestr(name, text)
         book.writestr("xl/styles.xml", _styles(date_format, money_format))
