@@ -77,7 +77,7 @@ def decode_document(text: str) -> dict[str, Any]:
 
 def insert(
     conn: Connection, *, name: str, format_: str, currency: str, rows: int,
-    rating_keys: list[str], effective_from: datetime | None, now: datetime, document: dict[str, Any],
+    rating_keys: list[str], effective_from: datetime | None, now: datetime, document: dict[str, Any] | str,
     mode: str = "replace", imported_by: str = "operator", fallback_rating_key: str | None = None,
     parents: dict[str, int] | None = None, stats: dict[str, Any] | None = None,
 ) -> int:
@@ -85,7 +85,7 @@ def insert(
         rate_decks.insert().values(
             name=name, format=format_, currency=currency, rows=rows,
             rating_keys=json.dumps(rating_keys), effective_from=effective_from, imported_at=now,
-            document=encode_document(document), mode=mode,
+            document=document if isinstance(document, str) else encode_document(document), mode=mode,
             imported_by=imported_by, fallback_rating_key=fallback_rating_key,
             parents=json.dumps(parents or {}), stats=json.dumps(stats or {}),
         ).returning(rate_decks.c.id)

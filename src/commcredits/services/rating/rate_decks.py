@@ -12,19 +12,33 @@ versions and their activation (issue: carriers publish price changes as notices)
 - Committing inserts the version and points its keys' heads at it; the importing process
   swaps its index in at once (`rating_live.LiveIndex.adopt`), other processes notice the
   heads within a second.
+- An upload received by the server (`import_upload`) that is large (`OFFLOAD_BYTES`) is
+  parsed, validated, compared and encoded in a worker process of its own, at a lower CPU
+  priority, so the server's interpreter stays free for call control: the server process only
+  commits the encoded document (outside the writer gate's heavy part: the document is
+  encoded before the write transaction opens) and builds its own index from it, with the
+  interpreter handed to request threads at a short switch interval (`calls.priority`). The worker
+  runs exactly the checks of an import in the server (same errors with file, line and
+  reason, same limits, dry run and coverage guard), and writes nothing.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ...db import rate_decks as db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import make_engine, read_tx, write_tx
+from ...db.rate_decks import encode_document
 from ...db.schema import tenants as tenants_table
 from ...db.schema_usage import call_records
 from ...domain.money import format_micros, minor_units
@@ -33,6 +47,8 @@ from ...domain.rating.layers import Diff, PriceRow, diff
 from ...errors import Conflict, NotFound, ValidationError
 from ...rating_import import deck_to_json
 from ..access.principal import Principal, require_operator
+from ..calls.priority import yielding
+from ..clock import FixedClock
 from ..ledger.funds import iso
 from ..runtime import Runtime
 from .rating import parse_deck
@@ -42,6 +58,8 @@ from .tenant_rates import rate_text
 MODES = ("replace", "update")
 RECENT = timedelta(days=30)
 LIST_CAP = 1_000  # entries of each list in a diff answer; counts are always whole
+OFFLOAD_BYTES = 512 * 1024  # uploads this large (about 7,000 rate card rows) are parsed in a worker process
+WORKER_NICE = 10  # the worker's CPU priority below the server's
 
 
 def who_label(who: Principal) -> str:
@@ -59,18 +77,17 @@ def import_files(
     """Parse, check and (unless a dry run) store an upload; see the module docstring."""
     require_operator(who)
     with gc_paused():  # a large deck must not stall the process's requests (rating_live)
-        return _import_files(
-            rt, who, format_=format_, files=files, mode=mode, dry_run=dry_run, force=force,
-            currency=currency, rounding=rounding, decimals=decimals, rating_key=rating_key,
-            name=name, fallback_rating_key=fallback_rating_key, by=by)
+        deck = _parse(rt, format_=format_, files=files, mode=mode, currency=currency, rounding=rounding,
+                      decimals=decimals, rating_key=rating_key, name=name, fallback_rating_key=fallback_rating_key)
+        return store(rt, who, deck, mode=mode, dry_run=dry_run, force=force, by=by)
 
 
-def _import_files(
-    rt: Runtime, who: Principal, *, format_: str, files: Mapping[str, bytes], mode: str,
-    dry_run: bool, force: bool, currency: str | None, rounding: str | None,
-    decimals: int | None, rating_key: str | None, name: str | None,
-    fallback_rating_key: str | None, by: str | None,
-) -> dict[str, Any]:
+def _parse(
+    rt: Runtime, *, format_: str, files: Mapping[str, bytes], mode: str, currency: str | None = None,
+    rounding: str | None = None, decimals: int | None = None, rating_key: str | None = None,
+    name: str | None = None, fallback_rating_key: str | None = None,
+) -> Deck:
+    """The upload as a validated deck (an update laid over the version in force for its key)."""
     if mode not in MODES:
         raise ValidationError(f"mode must be one of {', '.join(MODES)}")
     if fallback_rating_key is not None and format_ != "ratecard":
@@ -83,8 +100,7 @@ def _import_files(
         base = _base(rt, None, rating_key)
         if base is None:
             raise ValidationError(f"rating key {rating_key!r} has no deck to update")
-        return store(rt, who, parse_deck(**args, base=base), mode=mode,  # type: ignore[arg-type]
-                     dry_run=dry_run, force=force, by=by)
+        return parse_deck(**args, base=base)  # type: ignore[arg-type]
     deck = parse_deck(**args, fallback_rating_key=fallback_rating_key)  # type: ignore[arg-type]
     if mode == "update":
         base = _base(rt, deck, rating_key)
@@ -93,7 +109,7 @@ def _import_files(
                               fallback_rating_key=fallback_rating_key or base.fallback_rating_key)
     if fallback_rating_key is not None:
         _check_fallback(rt, deck, fallback_rating_key)
-    return store(rt, who, deck, mode=mode, dry_run=dry_run, force=force, by=by)
+    return deck
 
 
 def _base(rt: Runtime, deck: Deck | None, rating_key: str | None) -> Deck | None:
@@ -133,6 +149,37 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
           force: bool = False, by: str | None = None) -> dict[str, Any]:
     """Check a parsed deck against the decks in force and, unless a dry run, make it live."""
     require_operator(who)
+    checked, built = _check(rt, deck, mode=mode, dry_run=dry_run, force=force)
+    if isinstance(checked, dict):
+        return checked
+    return _finish(rt, who, checked, by=by, built=built)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A deck checked against the decks in force and encoded, ready to commit: what the
+    import worker hands the server (small but for the document text)."""
+
+    name: str
+    format: str
+    currency: str
+    rows: int
+    prefixes: int
+    rating_keys: list[str]
+    effective_from: datetime | None
+    fallback_rating_key: str | None
+    mode: str
+    token: dict[str, int]  # the heads the check compared against (the commit re-checks them)
+    provisional: int
+    now: datetime
+    answer: dict[str, Any]
+    document: str  # db.rate_decks.encode_document text
+
+
+def _check(rt: Runtime, deck: Deck, *, mode: str, dry_run: bool, force: bool
+           ) -> tuple[Checked | dict[str, Any], tuple[RatingIndex, Deck]]:
+    """The diff and the coverage guard (a dry run's answer), else the deck ready to commit;
+    with the index that holds the deck, numbered as it will be if no other import comes first."""
     holder = live_index(rt.caches, rt.engine)
     old = holder.refresh_now()
     token = dict(holder.token or {})
@@ -146,44 +193,104 @@ def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool =
     unrated = unrated_recent_calls(rt, old, new, at)
     answer = _answer(deck, mode, changes, unrated, at)
     if dry_run:
-        return {"dry_run": True, **answer}
+        return {"dry_run": True, **answer}, (new, deck)
     if unrated and not force:
         raise Conflict(f"{answer['unrated_recent_calls']} call(s) of the last 30 days would have no "
                        "rate; import with force=true to accept", code="coverage_loss",
                        unrated_recent_calls=answer["unrated_recent_calls"], unrated=answer["unrated"])
-    keys = deck.rating_keys
+    document = encode_document({**deck_to_json(deck), "version": 0})  # before the write transaction
+    return Checked(
+        name=deck.name, format=deck.format, currency=deck.currency, rows=deck.row_count,
+        prefixes=deck.prefix_count, rating_keys=deck.rating_keys,
+        effective_from=min((p.activation for p in deck.profiles), default=None),
+        fallback_rating_key=deck.fallback_rating_key, mode=mode, token=token,
+        provisional=provisional, now=now, answer=answer, document=document), (new, deck)
+
+
+def _finish(rt: Runtime, who: Principal, checked: Checked, *, by: str | None,
+            built: tuple[RatingIndex, Deck] | None = None) -> dict[str, Any]:
+    """Commit a checked deck and put it in force in this process: the index `built` with it
+    when its provisional version held, else one built from the database."""
+    answer, keys = checked.answer, checked.rating_keys
     stats = {k: answer[k + "_count"] for k in ("added", "changed", "removed")}
     try:
-        version = _commit(rt, who, deck, mode=mode, token=token, now=now, by=by, stats=stats)
+        version = _commit(rt, who, checked, by=by, stats=stats)
     except IntegrityError:  # two first imports of a new key at once: one of them wins
         raise Conflict("another import changed these rating keys meanwhile; try again") from None
-    if version == provisional:
-        holder.adopt(new, {**token, **{k: version for k in keys}}, deck)
-    else:  # another version was numbered meanwhile: build from the database
-        holder.refresh_now()
-    effective = min((p.activation for p in deck.profiles), default=None)
-    return {"id": version, "version": version, "name": deck.name, "format": deck.format,
-            "mode": mode, "currency": deck.currency, "rows": deck.row_count,
-            "prefixes": deck.prefix_count, "rating_keys": keys,
+    holder = live_index(rt.caches, rt.engine)
+    if built is not None and version == checked.provisional:
+        holder.adopt(built[0], {**checked.token, **{k: version for k in keys}}, built[1])
+    else:  # built elsewhere, or another version was numbered meanwhile: build from the database
+        with yielding():  # the GIL goes to call control promptly while the index is built
+            holder.refresh_now()
+    effective = checked.effective_from
+    return {"id": version, "version": version, "name": checked.name, "format": checked.format,
+            "mode": checked.mode, "currency": checked.currency, "rows": checked.rows,
+            "prefixes": checked.prefixes, "rating_keys": keys,
             "effective_from": iso(effective) if effective else None,
-            "fallback_rating_key": deck.fallback_rating_key, **answer}
+            "fallback_rating_key": checked.fallback_rating_key, **answer}
 
 
-def _commit(rt: Runtime, who: Principal, deck: Deck, *, mode: str, token: dict[str, int],
-            now: datetime, by: str | None, stats: dict[str, int]) -> int:
-    keys = deck.rating_keys
+def _commit(rt: Runtime, who: Principal, checked: Checked, *, by: str | None, stats: dict[str, int]) -> int:
+    keys, token, now = checked.rating_keys, checked.token, checked.now
     with write_tx(rt.engine) as conn:
         if any(db.heads(conn, lock=True).get(k) != token.get(k) for k in keys):
             raise Conflict("another import changed these rating keys meanwhile; try again")
         version = db.insert(
-            conn, name=deck.name, format_=deck.format, currency=deck.currency,
-            rows=deck.row_count, rating_keys=keys, now=now,
-            effective_from=min((p.activation for p in deck.profiles), default=None),
-            document={**deck_to_json(deck), "version": 0}, mode=mode,
-            imported_by=by or who_label(who), fallback_rating_key=deck.fallback_rating_key,
-            parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": deck.prefix_count})
+            conn, name=checked.name, format_=checked.format, currency=checked.currency,
+            rows=checked.rows, rating_keys=keys, now=now, effective_from=checked.effective_from,
+            document=checked.document, mode=checked.mode,
+            imported_by=by or who_label(who), fallback_rating_key=checked.fallback_rating_key,
+            parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": checked.prefixes})
         db.set_heads(conn, {k: version for k in keys}, now=now, by=by or who_label(who))
     return version
+
+
+# ---------------------------------------------------------------- large uploads: the import worker
+
+
+_IMPORTS = threading.BoundedSemaphore(1)  # one worker at a time: a second large import waits its turn
+def _shareable(engine: Engine) -> bool:
+    """Another process can open this database (not an in-memory SQLite one)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    database = engine.url.database or ""
+    return bool(database) and database != ":memory:" and "mode=memory" not in str(engine.url)
+
+
+def import_upload(rt: Runtime, who: Principal, *, files: Mapping[str, bytes], mode: str = "replace",
+                  dry_run: bool = False, force: bool = False, by: str | None = None,
+                  **options: Any) -> dict[str, Any]:
+    """`import_files` for an upload the server received: a large one is parsed, checked and
+    encoded in a worker process (see the module docstring); its answer is the same."""
+    require_operator(who)
+    if sum(len(b) for b in files.values()) < OFFLOAD_BYTES or not _shareable(rt.engine):
+        return import_files(rt, who, files=files, mode=mode, dry_run=dry_run, force=force, by=by, **options)
+    url = rt.engine.url.render_as_string(hide_password=False)
+    with _IMPORTS, ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=os.nice,
+                                       initargs=(WORKER_NICE,)) as pool:
+        checked = pool.submit(check_in_worker, url, who, rt.clock.now(), files=dict(files), mode=mode,
+                              dry_run=dry_run, force=force, options=options).result()
+    if isinstance(checked, dict):
+        return checked
+    return _finish(rt, who, checked, by=by)
+
+
+def check_in_worker(url: str, who: Principal, now: datetime, *, files: dict[str, bytes], mode: str,
+                    dry_run: bool, force: bool, options: dict[str, Any]) -> Checked | dict[str, Any]:
+    """In the import worker: everything an import does before its commit, against the same
+    database at the server's `now`; a refusal raises the same error the server would."""
+    from ...config import Settings
+    from ...payments.sandbox import SandboxGateway
+
+    engine = make_engine(url)
+    rt = Runtime(engine=engine, settings=Settings(database_url=url), clock=FixedClock(now), gateway=SandboxGateway())
+    try:
+        with gc_paused():
+            deck = _parse(rt, files=files, mode=mode, **options)
+            return _check(rt, deck, mode=mode, dry_run=dry_run, force=force)[0]
+    finally:
+        engine.dispose()
 
 
 def _price(row: PriceRow | None, digits: int) -> dict[str, Any] | None:
