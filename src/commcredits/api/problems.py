@@ -27,7 +27,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CommCreditsError)
     async def _domain(_: Request, exc: CommCreditsError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+        if "retry_after" in exc.extra:  # 429 and 503 say when to come back (RFC 9110)
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

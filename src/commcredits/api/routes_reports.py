@@ -27,7 +27,9 @@ def export_name(tid: str, start: datetime | None, end: datetime | None, now: dat
 
 @router.get("/usage", response_model=None, responses={
     200: {"description": "a page of rows (json), or every match as a file",
-          "content": {"application/json": {}, "text/csv": {}, XLSX: {}}}})
+          "content": {"application/json": {}, "text/csv": {}, XLSX: {}}},
+    429: {"description": "csv and xlsx: too many exports are being written by this server "
+                         "(`too_many_exports`); try again after `Retry-After` seconds"}})
 def usage(
     tid: str,
     rt: RuntimeDep,

@@ -9,6 +9,12 @@ event loop that answers call control, it reads and formats while the loop sends,
 client stops it after a few pieces instead of letting memory grow. Formatting uses cached
 formatters: money strings per amount, "Domestic/International" and "Destination Dialed" per
 (number type, scope, country, location). Figures: docs/reports.md.
+
+Exports yield to call control, which shares the process: at most `MAX_EXPORTS` stream at once
+per server process (another is refused before its first byte with `429 too_many_exports` and
+`Retry-After`), each export's thread runs at a lower CPU priority, and while any export runs
+the interpreter hands the GIL to a waiting thread after `calls.priority.SWITCH_INTERVAL_S`
+instead of 5 ms (`calls.priority`).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ import csv
 import io
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from itertools import repeat
@@ -32,8 +39,9 @@ from ...db import tenants as tenant_db
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
 from ...domain.money import format_micros, minor_units
-from ...errors import NotFound
+from ...errors import CommCreditsError, NotFound
 from ..access.principal import Principal, require_tenant
+from ..calls.priority import lower_this_thread, yielding
 from ..runtime import Runtime
 from . import xlsx_stream as xl
 from .reports import _WIDTHS, COLUMNS, _destination, _filters
@@ -45,6 +53,44 @@ _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
 ROWS = 256  # rows formatted between two chances for the event loop to run (about a millisecond)
 DEPTH = 4  # pieces an export may have ready before the client takes them
 HUGE_ROWS = 1_500_000  # past this many rows the sheet XML may pass 2 GiB: write it as ZIP64
+MAX_EXPORTS = 2  # exports streaming at once in one server process (one per core of the reference machine)
+RETRY_AFTER_S = 10  # what a refused export is told to wait
+
+
+class TooManyExports(CommCreditsError):
+    status, code, title = 429, "too_many_exports", "Too many exports in progress"
+
+
+class _Slots:
+    """The exports streaming in one process (one per Runtime): `take` or refuse."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+
+    def take(self) -> Callable[[], None]:
+        """A slot, as the function that gives it back (once, however often it is called)."""
+        with self.lock:
+            if self.running >= MAX_EXPORTS:
+                raise TooManyExports(f"{self.running} exports are being written; try again in {RETRY_AFTER_S} s",
+                                     retry_after=RETRY_AFTER_S)
+            self.running += 1
+        given = threading.Event()
+
+        def give_back() -> None:
+            with self.lock:
+                if not given.is_set():
+                    given.set()
+                    self.running -= 1
+        return give_back
+
+
+def _slots(rt: Runtime) -> _Slots:
+    slots = rt.caches.get("usage_exports")
+    if not isinstance(slots, _Slots):
+        slots = rt.caches.setdefault("usage_exports", _Slots())
+    assert isinstance(slots, _Slots)
+    return slots
 
 
 @dataclass(frozen=True)
@@ -56,6 +102,8 @@ class Export:
     currency: str
     digits: int
     where: dict[str, Any]
+    # gives the export's slot back: when its rows have been read, or when the export is dropped unread
+    done: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
 
 def open_export(rt: Runtime, who: Principal, tenant_id: str, *, start: datetime | None, end: datetime | None,
@@ -66,8 +114,11 @@ def open_export(rt: Runtime, who: Principal, tenant_id: str, *, start: datetime 
         tenant = tenant_db.get(conn, tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found")
-    return Export(rt, tenant_id, tenant.currency, minor_units(tenant.currency),
-                  {"start": start, "end": end, "user_id": user_id, "call_type": call_type})
+    done = _slots(rt).take()  # after the checks: a refused request holds no slot
+    export = Export(rt, tenant_id, tenant.currency, minor_units(tenant.currency),
+                    {"start": start, "end": end, "user_id": user_id, "call_type": call_type}, done)
+    weakref.finalize(export, done)  # a response dropped before it streamed
+    return export
 
 
 def _same(value: Any) -> Any:
@@ -76,10 +127,13 @@ def _same(value: Any) -> Any:
 
 def _chunks(export: Export) -> Iterator[tuple[list[tuple[Any, ...]], Callable[[Any], datetime]]]:
     """Chunks of driver rows, with how to read their instants (text on SQLite)."""
-    with read_tx(export.rt.engine) as conn:
-        for rows in report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, **export.where):
-            yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
-            time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
+    try:
+        with read_tx(export.rt.engine) as conn:
+            for rows in report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, **export.where):
+                yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
+                time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
+    finally:
+        export.done()
 
 
 class _Places(dict[tuple[Any, ...], tuple[str, str]]):
@@ -195,14 +249,16 @@ async def threaded(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
             stop.set()
 
     def produce() -> None:
+        lower_this_thread()  # the cores go to call control first
         try:
-            for piece in pieces:
-                while not room.acquire(timeout=1):
+            with yielding():
+                for piece in pieces:
+                    while not room.acquire(timeout=1):
+                        if stop.is_set():
+                            return
                     if stop.is_set():
                         return
-                if stop.is_set():
-                    return
-                hand(piece)
+                    hand(piece)
             hand(_END)
         except Exception as exc:  # handed to the response, which then fails the stream
             hand(exc)
