@@ -120,18 +120,22 @@ def after_commit(conn: Connection, hook: Callable[[], Any]) -> None:
 
 
 @contextmanager
-def write_tx(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+def write_tx(engine: Engine, *, durable: bool = True, on: Connection | None = None) -> Iterator[Connection]:
     """The write transaction (see the module doc): one queue, no nesting, hooks after commit.
 
     `durable=False` commits without waiting for the disk (SQLite `synchronous=NORMAL`,
     PostgreSQL `synchronous_commit=off`): for a group-commit writer that answers nobody
-    before `sync_to_disk` has made the commit durable."""
+    before `sync_to_disk` has made the commit durable. Such a writer may run its
+    transactions `on` a connection it holds (`relaxed_connection`): no pool checkout, no
+    liveness ping and no setting changed per transaction."""
     if getattr(_local, "writing", False):
         raise NestedWrite("a write transaction is already open on this thread")
+    if on is not None and durable:
+        raise ValueError("a held connection commits without waiting for the disk: pass durable=False")
     hooks: list[Callable[[], Any]] = []
     _local.writing = True
     try:
-        with writer_gate(engine), _begin(engine, durable) as conn:
+        with writer_gate(engine), (_begin(engine, durable) if on is None else _begin_on(on)) as conn:
             conn.info[_HOOKS] = hooks
             try:
                 yield conn
@@ -178,6 +182,46 @@ def _begin(engine: Engine, durable: bool = True) -> Iterator[Connection]:
         return
 
 
+def relaxed_connection(engine: Engine) -> Connection:
+    """A connection for one thread's `write_tx(durable=False, on=...)` transactions, set once to
+    commit without waiting for the disk (the holder makes its commits durable with
+    `sync_to_disk` before it tells anyone). When done, or after a database error, invalidate
+    and close it: it must not go back to the pool with that setting."""
+    conn = engine.connect()
+    try:
+        if engine.dialect.name == "sqlite":
+            _sqlite_pragma(conn, "PRAGMA synchronous=NORMAL")
+        else:
+            conn.exec_driver_sql("SET synchronous_commit TO OFF")
+            conn.commit()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextmanager
+def _begin_on(conn: Connection) -> Iterator[Connection]:
+    """A transaction on a held connection, retrying a busy database at BEGIN (as `_begin`)."""
+    for attempt in range(3):
+        try:
+            conn.begin()
+        except OperationalError as exc:
+            if conn.in_transaction():
+                conn.rollback()
+            if not _busy(exc) or attempt == 2:
+                raise
+            time.sleep(0.05 * (0.5 + random.random()))
+            continue
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        return
+
+
 def _restore(conn: Connection, relaxed: bool) -> None:
     """Put a pooled SQLite connection back to `synchronous=FULL` after a relaxed transaction."""
     if not relaxed or conn.closed:
@@ -195,10 +239,11 @@ def _sqlite_pragma(conn: Connection, statement: str) -> None:
     driver.execute(statement)
 
 
-def sync_to_disk(engine: Engine) -> None:
+def sync_to_disk(engine: Engine, on: Connection | None = None) -> None:
     """Make every transaction committed so far durable (after `write_tx(durable=False)`):
     on SQLite an fsync of the write-ahead log; on PostgreSQL a commit that waits for the WAL
-    to be flushed, which covers every earlier commit (the WAL is flushed in order)."""
+    to be flushed, which covers every earlier commit (the WAL is flushed in order): one
+    round trip `on` a connection held for it (`sync_connection`)."""
     if engine.dialect.name == "sqlite":
         path = engine.url.database
         if not path or path == ":memory:":
@@ -209,8 +254,21 @@ def sync_to_disk(engine: Engine) -> None:
         finally:
             os.close(fd)
         return
+    if on is not None:  # autocommit: the statement is its own transaction, with a commit record
+        on.exec_driver_sql("SELECT txid_current()")
+        return
     with engine.connect() as conn, conn.begin():
         conn.exec_driver_sql("SELECT txid_current()")  # a commit record, flushed before COMMIT returns
+
+
+def sync_connection(engine: Engine) -> Connection | None:
+    """A connection for one thread's `sync_to_disk(engine, on=...)` (PostgreSQL, in autocommit
+    mode, waiting for the WAL flush at each commit); None on SQLite, which needs none."""
+    if engine.dialect.name == "sqlite":
+        return None
+    conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    conn.exec_driver_sql("SET synchronous_commit TO ON")
+    return conn
 
 
 def _busy(exc: DBAPIError) -> bool:

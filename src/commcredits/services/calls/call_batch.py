@@ -141,13 +141,18 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
         return
     conn, raw = batch.conn, Raw.of(batch.conn)
     figures: dict[str, tuple[int, int, int]] = {}
-    for chunk in raw.chunks(wanted):
+    controls: dict[str, SpendControls] = {}
+    for chunk in raw.chunks(wanted):  # balances and spend controls in one statement
         cond, params = raw.among("t.id", chunk)
-        for tid, deficit, reserved, total in raw.rows(
+        for tid, deficit, reserved, total, has_controls, *values in raw.rows(
                 "SELECT t.id, t.deficit, t.reserved, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l "
-                f"WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?) FROM tenants t WHERE {cond}",
+                "WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?), s.tenant_id, "
+                f"{', '.join('s.' + n for n in _CONTROLS)} FROM tenants t "
+                f"LEFT JOIN spend_controls s ON s.tenant_id = t.id WHERE {cond}",
                 [raw.instant(batch.now), *params]):
             figures[tid] = (deficit, reserved, total)
+            if has_controls is not None:
+                controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
     products = usage.subscriptions_of_tenants(conn, sorted(wanted))
     for tid in wanted:
         t = locked[tid]
@@ -156,6 +161,8 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
             t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
             available=int(total) - int(deficit) - int(reserved),
             products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
+        if tid in controls:
+            batch.accounts[tid].controls = controls[tid]
     holders: set[str] = set()
     for job in jobs:
         req = job.request
@@ -168,23 +175,23 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
         holder = get("organizer_id") if get("call_type") == "conf_out" else get("user_id")
         if holder:
             holders.add(holder)
-    batch.people = usage.users_by_id(conn, holders) if holders else {}
-    _load_controls(batch, raw, wanted, holders)
+    batch.people = {}
+    parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
+    for chunk in raw.chunks(holders):  # the holders and their own dial-out policies in one statement
+        cond, params = raw.among("u.id", chunk)
+        for uid, tid, location, licenses, has_policy, policy in raw.rows(
+                "SELECT u.id, u.tenant_id, u.usage_location, u.licenses, p.user_id, p.dial_out_policy FROM users u "
+                f"LEFT JOIN user_dial_out_policies p ON p.user_id = u.id WHERE {cond}", params):
+            held = parsed.get(licenses)
+            if held is None:
+                held = parsed[licenses] = frozenset(json.loads(licenses))
+            batch.people[uid] = (tid, location, held)
+            if has_policy is not None:
+                batch.policies[uid] = policy
 
 
-def _load_controls(batch: Batch, raw: Raw, tenant_ids: set[str], holders: set[str]) -> None:
-    """Spend controls of the batch's tenants and the holders' own dial-out policies."""
-    names = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
+_CONTROLS = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
              "max_auto_recharges_per_day")
-    for chunk in raw.chunks(tenant_ids):
-        cond, params = raw.among("tenant_id", chunk)
-        for tid, *values in raw.rows(f"SELECT tenant_id, {', '.join(names)} FROM spend_controls WHERE {cond}",
-                                     params):
-            batch.accounts[tid].controls = SpendControls(**dict(zip(names, values, strict=True)))
-    for chunk in raw.chunks(holders):
-        cond, params = raw.among("user_id", chunk)
-        batch.policies.update(raw.rows(f"SELECT user_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}",
-                                       params))
 
 
 # ---------------------------------------------------------------- call records and settlement (end)

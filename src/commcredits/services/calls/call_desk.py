@@ -48,10 +48,11 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from ...db.engine import retryable, sync_to_disk, write_tx
+from ...db.engine import relaxed_connection, retryable, sync_connection, sync_to_disk, write_tx
 from ..runtime import Runtime
 
 MAX_BATCH = 128
+IDLE_S = 2.0  # the writer and the syncer let their connections go after this long without work
 log = logging.getLogger("commcredits.call_desk")
 
 
@@ -89,6 +90,11 @@ class CallDesk:
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.committed: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self.hooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="commcredits-after-commit")
+        # the writer's and the syncer's own connections, opened on first use and closed after a
+        # database error or IDLE_S without work (the next batch opens a new one): no pool
+        # checkout, ping or SET per batch
+        self.conn: Connection | None = None
+        self.sync_conn: Connection | None = None
         self.writer = threading.Thread(target=self._run, name="commcredits-call-desk", daemon=True)
         self.syncer = threading.Thread(target=self._sync, name="commcredits-call-desk-sync", daemon=True)
         self.writer.start()
@@ -104,10 +110,18 @@ class CallDesk:
         self.committed.put(None)
         self.syncer.join(timeout=10)
         self.hooks.shutdown(wait=True)
+        _drop(self.conn)
+        _drop(self.sync_conn)
+        self.conn = self.sync_conn = None
 
     def _run(self) -> None:
         while True:
-            first = self.jobs.get()
+            try:
+                first = self.jobs.get(timeout=IDLE_S)
+            except queue.Empty:
+                _drop(self.conn)
+                self.conn = None
+                first = self.jobs.get()
             if first is None:
                 return
             batch = [first]
@@ -137,7 +151,12 @@ class CallDesk:
     def _sync(self) -> None:
         """Make committed batches durable, many per fsync, then answer them (in commit order)."""
         while True:
-            first = self.committed.get()
+            try:
+                first = self.committed.get(timeout=IDLE_S)
+            except queue.Empty:
+                _drop(self.sync_conn)
+                self.sync_conn = None
+                first = self.committed.get()
             if first is None:
                 return
             done = [first]
@@ -153,10 +172,14 @@ class CallDesk:
             failure: Exception | None = None
             if any(not isinstance(r, BaseException) for d in done for r in d.results):
                 try:
-                    sync_to_disk(self.rt.engine)
+                    if self.sync_conn is None:
+                        self.sync_conn = sync_connection(self.rt.engine)
+                    sync_to_disk(self.rt.engine, self.sync_conn)
                 except Exception as exc:  # durability unknown: the switch retries (idempotent)
                     log.exception("could not make call-control commits durable")
                     failure = exc
+                    _drop(self.sync_conn)
+                    self.sync_conn = None
             for d in done:
                 self._answer(d, failure)
 
@@ -175,9 +198,13 @@ class CallDesk:
     def _commit(self, batch: list[Job]) -> tuple[list[Any], list[str]]:
         for attempt in range(8):
             try:
-                with write_tx(self.rt.engine, durable=False) as conn:
+                if self.conn is None:
+                    self.conn = relaxed_connection(self.rt.engine)
+                with write_tx(self.rt.engine, durable=False, on=self.conn) as conn:
                     return self.handler(conn, batch)
             except DBAPIError as exc:
+                _drop(self.conn)  # a fresh connection for the next try: this one may be broken
+                self.conn = None
                 if not retryable(exc) or attempt == 7:
                     raise
                 time.sleep(0.002 * 2**attempt * (0.5 + random.random()))
@@ -190,6 +217,17 @@ class CallDesk:
             balance_changed(self.rt, tenant_id)
         except Exception:
             log.exception("balance_changed failed for tenant %s", tenant_id)
+
+
+def _drop(conn: Connection | None) -> None:
+    """Close a held connection for good: its relaxed durability setting must never reach the
+    pool's other users, and after a failure it may be broken (closing it may fail too)."""
+    if conn is not None:
+        try:
+            conn.invalidate()
+            conn.close()
+        except Exception:
+            log.warning("could not close a call desk connection", exc_info=True)
 
 
 _START = threading.Lock()
