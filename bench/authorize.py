@@ -12,7 +12,8 @@ credit for 50 one-minute calls, each reporting one second more than it was grant
 worst a switch with a 1 s timer does); the balance must not go below minus one increment's
 price per call charged. Then 20 connections post call records one at a time
 (`--cdr-posters`), and with `--import-rows N` authorize is measured again while an N-row rate
-card is imported. Each level prints the product's pairs/s, the no-op's and their ratio.
+card is imported (the load covers the whole import, from before the upload to its answer).
+Each level prints the product's pairs/s, the no-op's and their ratio.
 Prints one JSON object.
 
     .venv/bin/python bench/authorize.py                      # SQLite and PostgreSQL
@@ -90,12 +91,12 @@ class Conn:
 
 
 async def caller(conn: Conn, tenant: tuple[str, str], deadline: float, budget: list[int], out: dict[str, Any],
-                 talk_s: int | None) -> None:
-    """Authorize+end pairs until the deadline or the shared budget of pairs runs out."""
+                 talk_s: int | None, stop: Any = None) -> None:
+    """Authorize+end pairs until the deadline, the shared budget of pairs runs out, or `stop` is set."""
     tid, uid = tenant
     try:
         await conn.open()
-        while time.perf_counter() < deadline and budget[0] > 0:
+        while time.perf_counter() < deadline and budget[0] > 0 and not (stop is not None and stop.is_set()):
             budget[0] -= 1
             call_id = uuid.uuid4().hex
             body = json.dumps({"tenant_id": tid, "call_id": call_id, "call_type": "user_out",
@@ -128,13 +129,13 @@ async def caller(conn: Conn, tenant: tuple[str, str], deadline: float, budget: l
 
 
 async def drive(port: int, token: str, tenants: list[tuple[str, str]], concurrency: int, seconds: float,
-                max_pairs: int, talk_s: int | None) -> dict[str, Any]:
+                max_pairs: int, talk_s: int | None, stop: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {"auth": [], "end": [], "pair": [], "charged": [], "denied": 0, "errors": []}
     budget = [max_pairs]
     start = time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(*(caller(Conn("127.0.0.1", port, token), tenants[i % len(tenants)], deadline, budget, out,
-                                  talk_s) for i in range(concurrency)))
+                                  talk_s, stop) for i in range(concurrency)))
     out["elapsed"] = time.perf_counter() - start
     return out
 
@@ -191,20 +192,36 @@ def cdr_posts(server: Server, switch: str, tenants: list[tuple[str, str]], poste
             "errors": len(raw["errors"]), "first_error": raw["errors"][0] if raw["errors"] else None}
 
 
-def generator_process(args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
-    queue.put(asyncio.run(drive(*args)))
+def generator_process(args: tuple[Any, ...], queue: mp.Queue, stop: Any = None) -> None:  # type: ignore[type-arg]
+    queue.put(asyncio.run(drive(*args, stop)))
+
+
+class Load:
+    """The load generator running in its own process until `seconds` pass or `stop()`."""
+
+    def __init__(self, port: int, token: str, tenants: list[tuple[str, str]], concurrency: int, seconds: float,
+                 max_pairs: int, talk_s: int | None = None) -> None:
+        ctx = mp.get_context("spawn")
+        self.queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        self.stopping = ctx.Event()
+        self.seconds = seconds
+        work = (port, token, tenants, concurrency, seconds, max_pairs, talk_s)
+        self.proc = ctx.Process(target=generator_process, args=(work, self.queue, self.stopping))
+        self.proc.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def result(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.queue.get(timeout=self.seconds + 120)
+        self.proc.join(timeout=30)
+        return result
 
 
 def run_load(port: int, token: str, tenants: list[tuple[str, str]], concurrency: int, seconds: float,
              max_pairs: int, talk_s: int | None = None) -> dict[str, Any]:
     """The load generator in its own process; returns its raw samples."""
-    queue: mp.Queue = mp.get_context("spawn").Queue()  # type: ignore[type-arg]
-    work = (port, token, tenants, concurrency, seconds, max_pairs, talk_s)
-    proc = mp.get_context("spawn").Process(target=generator_process, args=(work, queue))
-    proc.start()
-    result: dict[str, Any] = queue.get(timeout=seconds + 120)
-    proc.join(timeout=30)
-    return result
+    return Load(port, token, tenants, concurrency, seconds, max_pairs, talk_s).result()
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -388,30 +405,36 @@ def big_ratecard(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def during_import(server: Server, switch: str, tenants: list[tuple[str, str]], args: argparse.Namespace
-                  ) -> dict[str, Any]:
-    """Authorize+end at 10 callers while the operator imports a large rate card: the index is
-    built off the request path, so the switch's latency should barely move."""
+def during_import(server: Server, noop: NoopServer, switch: str, tenants: list[tuple[str, str]],
+                  args: argparse.Namespace) -> dict[str, Any]:
+    """Authorize+end at 10 callers for the whole of a large rate card's import, from the upload's
+    first byte to its answer (which comes once the server's index holds the new deck), beside
+    the no-op and the product without an import measured just before."""
     import threading
 
     card = big_ratecard(args.import_rows)
     done: dict[str, Any] = {}
+    before = level(server, noop, switch, tenants, 10, args)
+    load = Load(server.port, switch, tenants, 10, 900, 10**7)
+    time.sleep(1.0)  # the generator's process is up and calling
 
     def upload() -> None:
         t0 = time.perf_counter()
-        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=600,
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=900,
                           headers={"Authorization": f"Bearer {server.token}"}) as http:
             form = {"format": "ratecard", "currency": "USD", "rating_key": "bench-import"}
             r = http.post("/v1/rate-decks", data=form, files={"files": ("big.csv", card, "text/csv")})
-        done.update(status=r.status_code, seconds=round(time.perf_counter() - t0, 2))
+        done.update(status=r.status_code, seconds=round(time.perf_counter() - t0, 2),
+                    answer=r.json().get("rows") if r.status_code == 201 else r.text[:300])
 
     thread = threading.Thread(target=upload)
     thread.start()
-    time.sleep(0.5)
-    seconds = args.seconds
-    samples = summary(run_load(server.port, switch, tenants, 10, seconds, args.max_pairs), 10)
     thread.join()
-    return {"rows": args.import_rows, "import": done, "load_while_importing": samples}
+    time.sleep(0.5)
+    load.stop()
+    samples = summary(load.result(), 10)
+    return {"rows": args.import_rows, "import": done, "before_import": before, "load_while_importing": samples,
+            "note": "load runs from 1 s before the upload to 0.5 s after its answer"}
 
 
 def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -427,7 +450,7 @@ def run_backend(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]
             if args.cdr_posters:
                 result["cdr_posts"] = cdr_posts(server, switch, tenants, args.cdr_posters, args.seconds)
             if args.import_rows:
-                result["during_import"] = during_import(server, switch, tenants, args)
+                result["during_import"] = during_import(server, noop, switch, tenants, args)
             return result
         finally:
             server.stop()
