@@ -1,11 +1,16 @@
 """The exception tree. Every error a user can cause carries a stable `code` (API.md) and an
-HTTP status; the API maps them to problem+json in one place (`api/problems.py`), the CLI
-prints `detail`.
+HTTP status; the API maps them to problem+json in one place (`api/problems.py`), the web
+pages to a message next to the field (`web/feedback.py`), the CLI to one line and exit
+status 1 (`cli/common.py`). Use cases raise these and return typed values otherwise; no
+code travels inside a string.
 
     CommCreditsError                    500 internal
     ├── ValidationError                 422 validation_error
     │   ├── BelowMinimum                422 below_minimum
-    │   └── AboveMaximum                422 above_maximum
+    │   ├── AboveMaximum                422 above_maximum
+    │   ├── RecordRejected              422 missing_field | invalid_field | invalid_time | ...
+    │   │                                   (one call record's reason; also a ValueError)
+    │   └── NoRateFound                 422 no_rate (the domain's `NoRate`, at an edge)
     ├── Unauthenticated                 401 unauthenticated
     ├── Forbidden                       403 forbidden
     ├── NotFound                        404 not_found (also for another tenant's resource)
@@ -14,14 +19,27 @@ prints `detail`.
     │   ├── AutoRechargeOn              409 auto_recharge_on
     │   └── DuplicateCard               409 duplicate_card (names the saved card)
     ├── PurchaseNotAllowed              403 purchase_not_allowed (names reason + way out)
-    ├── PaymentFailed                   402 card_declined | expired_card | insufficient_funds
-    │                                       | incorrect_cvc | processing_error
-    └── NoRate                          422 no_rate
+    └── PaymentFailed                   402 card_declined | expired_card | insufficient_funds
+        │                                   | incorrect_cvc | processing_error
+        └── PaymentDeclined             402 the same codes: the gateway's answer, recorded with
+                                            the attempt (a replay of its key gets it again)
+
+The pure domain keeps its own small trees (`domain.money.MoneyError`, `domain.rating`'s
+`RatingError` with `NoRate`): a use case turns them into this tree with `from_rating` or by
+naming the field, so the edges only ever see `CommCreditsError`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .domain.rating.model import NoRate, RatingError
+
+__all__ = [
+    "AboveMaximum", "AutoRechargeOn", "BelowMinimum", "CommCreditsError", "Conflict", "DuplicateCard",
+    "Forbidden", "IdempotencyConflict", "NoRate", "NoRateFound", "NotFound", "PaymentDeclined", "PaymentFailed",
+    "PurchaseNotAllowed", "RecordRejected", "Unauthenticated", "ValidationError", "from_rating",
+]
 
 
 class CommCreditsError(Exception):
@@ -85,5 +103,29 @@ class PaymentFailed(CommCreditsError):
     status, code, title = 402, "card_declined", "Payment failed"
 
 
-class NoRate(CommCreditsError):
-    status, code, title = 422, "no_rate", "No rate for the destination"
+class PaymentDeclined(PaymentFailed):
+    """A charge the gateway refused, as recorded with its attempt (the problem body a replay
+    of the Idempotency-Key answers with again)."""
+
+
+class RecordRejected(ValidationError, ValueError):
+    """Why one call record is refused: `code` (missing_field, invalid_field, invalid_time,
+    invalid_duration, negative_duration, invalid_call_type) and `detail`. A `ValueError` too,
+    so a request model's validator that parses an instant with the same checks reports it."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
+
+
+class NoRateFound(ValidationError):
+    """The domain's `NoRate` as the edges see it (the domain stays free of HTTP)."""
+
+    code, title = "no_rate", "No rate for the destination"
+
+
+def from_rating(exc: RatingError) -> ValidationError:
+    """A rating failure as the tree has it: `NoRate` is `422 no_rate`, any other is a
+    `validation_error` with the domain's words."""
+    if isinstance(exc, NoRate):
+        return NoRateFound(str(exc))
+    return ValidationError(str(exc))

@@ -2,9 +2,11 @@
 and instants in a time zone. The web pages, the documents (receipts) and the CLI use these,
 so a figure reads the same wherever it is shown.
 
-Money arrives as decimal strings ("1234.50") and is grouped by string work alone, never
-through a float. Instants (ISO 8601 strings or aware datetimes) are shown in the tenant's
-time zone, to the minute, with the zone's abbreviation ("30 Nov 2026 17:14 EST").
+Money arrives as a `Money` value or as decimal strings ("1234.50") and is grouped by string
+work alone, never through a float. Instants (ISO 8601 strings or aware datetimes) are shown
+in the tenant's time zone, to the minute, with the zone's abbreviation ("30 Nov 2026 17:14
+EST"). `iso` is the one machine form of an instant: the API's bodies, the CLI's JSON and the
+payloads of events all write instants with it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from .domain.money import Money
 
-def money(amount: str | None, currency: str) -> str:
-    """'-1234.5' and 'USD' -> '-1,234.5 USD'; None -> an em dash."""
+
+def iso(instant: datetime) -> str:
+    """ISO 8601 in UTC with a Z, whatever zone the instant carries."""
+    instant = instant.astimezone(UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ") if instant.microsecond == 0 else \
+        instant.isoformat().replace("+00:00", "Z")
+
+
+def money(amount: Money | str | None, currency: str | None = None) -> str:
+    """'-1234.5' and 'USD' -> '-1,234.5 USD'; a `Money` shows its own currency; None -> an em dash."""
+    if isinstance(amount, Money):
+        currency = amount.currency
+        amount = amount.text
     if amount is None or amount == "":
         return "—"
     sign, digits = ("-", amount[1:]) if amount.startswith("-") else ("", amount)

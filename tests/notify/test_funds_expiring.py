@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.as_json import funds
 from tests.conftest import START
 from tests.notify.support import use_smtp
 
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.jobs import run_due_jobs
-from commcredits.services.ledger import funds
 from commcredits.services.notify.funds_expiring import remind_expiring_funds
 from commcredits.services.usage.usage_charges import charge_usage
 

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
+from tests.as_json import funds, recharge_settings
+from tests.as_json.balances import balance_view
 
 from commcredits.db.schema import lots, payment_attempts
 from commcredits.db.schema_notify import outbox
@@ -16,10 +18,8 @@ from commcredits.errors import DuplicateCard
 from commcredits.payments.sandbox import SandboxGateway
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import funds
 from commcredits.services.ledger.balance_events import balance_changed
-from commcredits.services.ledger.balances import balance_view
-from commcredits.services.payments import payment_methods, recharge_settings
+from commcredits.services.payments import payment_methods
 from commcredits.services.runtime import Runtime
 from commcredits.services.usage.usage_charges import charge_usage
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from tests.as_json import funds
 from tests.payments.support import DECLINE, EXPIRED, GOOD, Shop, usd
 
 from commcredits.db.payments import Attempt
@@ -15,7 +16,7 @@ from commcredits.db.schema import payment_attempts
 from commcredits.errors import PaymentFailed
 from commcredits.services import jobs
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import audit, funds
+from commcredits.services.ledger import audit
 from commcredits.services.ledger.balance_events import balance_changed
 from commcredits.services.usage.usage_charges import charge_usage
 

@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
+from tests.as_json import balances, funds, subscriptions
 from tests.conftest import SHARED
 
 from commcredits.db.schema_notify import outbox
 from commcredits.services.access import tenants
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.billing import subscriptions
-from commcredits.services.ledger import balances, funds
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
 from commcredits.services.usage.charging import charge_records

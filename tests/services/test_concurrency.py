@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.as_json import balances, funds
+
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import audit, balances, funds
+from commcredits.services.ledger import audit
 from commcredits.services.payments import payment_methods
 from commcredits.services.usage.usage_charges import charge_usage
 

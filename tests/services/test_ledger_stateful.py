@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import Engine
+from tests.as_json import balances, funds
 from tests.conftest import START, _truncate
 
 from commcredits.config import Settings
@@ -26,7 +27,7 @@ from commcredits.services import jobs
 from commcredits.services.access import tenants
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.clock import FixedClock
-from commcredits.services.ledger import audit, balances, funds
+from commcredits.services.ledger import audit
 from commcredits.services.payments import payment_methods
 from commcredits.services.runtime import Runtime
 from commcredits.services.usage.usage_charges import charge_usage

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from tests.as_json import funds
 from tests.conftest import SHARED
 
 from commcredits.db.engine import read_tx
@@ -14,7 +15,6 @@ from commcredits.db.schema import transactions
 from commcredits.domain.money import parse_micros
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import funds
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
 from commcredits.services.usage import reports

@@ -41,6 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from sqlalchemy import func, select
+from tests.as_json import funds
 from tests.conftest import SHARED
 
 from commcredits.db import tokens as token_db
@@ -57,7 +58,6 @@ from commcredits.services.calls.call_control import (
     call,
 )
 from commcredits.services.jobs import move_clock
-from commcredits.services.ledger import funds
 from commcredits.services.ledger import spend_controls as spend_svc
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from tests.as_json import funds, recharge_settings
 from tests.conftest import SHARED
 
 from commcredits.db import spend_controls as spend_db
@@ -25,10 +26,9 @@ from commcredits.errors import DuplicateCard
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.jobs import move_clock, run_due_jobs
-from commcredits.services.ledger import funds
 from commcredits.services.ledger import spend_controls as spend_svc
 from commcredits.services.notify import alerts
-from commcredits.services.payments import payment_methods, recharge_settings
+from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
 from commcredits.services.usage.charging import charge_records
 

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import BigInteger, Column, MetaData, Table, select, update
 from sqlalchemy.exc import IntegrityError
+from tests.as_json import funds
 
 from commcredits.db.registry import metadata
 from commcredits.db.schema import lots, tenants
 from commcredits.domain.money import INT64_MAX, INT64_MIN
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import funds
 from commcredits.services.payments import payment_methods
 
 

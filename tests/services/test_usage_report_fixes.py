@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tests.as_json import balances, funds
 from tests.conftest import SHARED
 
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import balances, funds
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
 from commcredits.services.usage import reports

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.as_json import funds, recharge_settings
 from tests.web.conftest import DESKTOP, PHONE
 from tests.web.support import make_org
 
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.demo import DEMO_PASSWORD, seed_demo
-from commcredits.services.ledger import funds
-from commcredits.services.payments import payment_methods, recharge_settings
+from commcredits.services.payments import payment_methods
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 ZOOMED = {"width": 640, "height": 450}  # a 1280x900 window at 200 % zoom

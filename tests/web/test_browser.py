@@ -10,11 +10,11 @@ import re
 
 import pytest
 from openpyxl import load_workbook
+from tests.as_json import balances
 from tests.conftest import SHARED
 from tests.web.support import csrf_of, make_org
 
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import balances
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
 from commcredits.services.usage.charging import charge_records
@@ -87,7 +87,7 @@ def test_billing_admin_adds_funds_sees_the_lot_and_sets_auto_recharge(rt, open_p
 
 
 def test_helpdesk_admin_sees_the_balance_but_cannot_add_funds(rt, open_page) -> None:
-    from commcredits.services.ledger import funds
+    from tests.as_json import funds
 
     org = make_org(rt, kinds=("helpdesk",))
     pm = _card(rt, org.tid)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
+from tests.as_json import balances, recharge_settings
 from tests.web.support import client_for, csrf_of, login, make_org
 
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import balances
-from commcredits.services.payments import recharge_settings
 
 
 def _text(html: str) -> str:

@@ -12,12 +12,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from openpyxl import load_workbook
+from tests.as_json import funds
 from tests.pdf_support import pdf_text
 from tests.web.support import client_for, csrf_of, login, make_org
 
 from commcredits.services import jobs
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import funds
 
 
 def _text(html: str) -> str:
@@ -146,7 +146,7 @@ def test_smaller_points(rt, api) -> None:
     assert '<button type="submit" class="danger">Move to post-paid</button>' in postpaid
     assert "/v1/" not in client_for(rt).get("/admin/login").text
 
-    from commcredits.services.payments import recharge_settings
+    from tests.as_json import recharge_settings
 
     recharge_settings.save_settings(rt, OPERATOR, org.tid, enabled=True, amount="50.00", trigger="120.00",
                                     payment_method_id=pm)  # a recharge, and its e-mail

@@ -8,13 +8,13 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from tests.as_json import spend_controls as spend_svc
 from tests.notify.test_messages_and_mailer import PAYLOADS
 from tests.web.support import make_org
 
 from commcredits.notify import messages
 from commcredits.notify.outbox import EVENTS
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.ledger import spend_controls as spend_svc
 from commcredits.services.payments import payment_methods
 
 pytestmark = pytest.mark.parametrize("engine", ["sqlite"], indirect=True)

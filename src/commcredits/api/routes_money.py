@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from ..services.ledger import balances, funds
 from ..services.payments import payment_methods
+from ..views.ledger import balance_out, credit_out, journal_page_out
 from .deps import Cursor, IdempotencyKey, Limit, PrincipalDep, RuntimeDep
-from .problems import PROBLEM
 from .schemas import FundsIn, GrantIn, PaymentMethodIn, payment_method_out
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["money"])
@@ -35,27 +35,24 @@ def remove_payment_method(tid: str, pmid: str, rt: RuntimeDep, who: PrincipalDep
 
 @router.post("/funds", status_code=201, responses={402: {"description": "card declined"}})
 def add_funds(tid: str, body: FundsIn, rt: RuntimeDep, who: PrincipalDep, key: IdempotencyKey = None) -> JSONResponse:
-    status, payload = funds.add_funds(
-        rt, who, tid, amount=body.amount, payment_method_id=body.payment_method_id,
-        idempotency_key=key or "",
-    )
-    media = "application/json" if status < 400 else PROBLEM
-    return JSONResponse(payload, status_code=status, media_type=media)
+    credit = funds.add_funds(rt, who, tid, amount=body.amount, payment_method_id=body.payment_method_id,
+                             idempotency_key=key or "")  # a declined card raises PaymentDeclined: 402 problem
+    return JSONResponse(credit_out(credit), status_code=201, media_type="application/json")
 
 
 @router.post("/grants", status_code=201)
 def grant(tid: str, body: GrantIn, rt: RuntimeDep, who: PrincipalDep, key: IdempotencyKey = None) -> dict[str, Any]:
-    return funds.grant_credit(rt, who, tid, amount=body.amount, expires_at=body.expires_at,
-                              reason=body.reason, idempotency_key=key)
+    return credit_out(funds.grant_credit(rt, who, tid, amount=body.amount, expires_at=body.expires_at,
+                                         reason=body.reason, idempotency_key=key))
 
 
 @router.get("/balance")
 def balance(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return balances.balance_view(rt, who, tid)
+    return balance_out(balances.balance_view(rt, who, tid))
 
 
 @router.get("/transactions")
 def transactions(
     tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
-    return balances.transactions_view(rt, who, tid, cursor=cursor, limit=limit)
+    return journal_page_out(balances.transactions_view(rt, who, tid, cursor=cursor, limit=limit))

@@ -11,6 +11,8 @@ from ..documents.receipts import render_html, render_pdf
 from ..services.access import tenants
 from ..services.ledger import receipts
 from ..services.payments import payment_methods, recharge_settings
+from ..views.ledger import receipt_page_out
+from ..views.payments import recharge_settings_out
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Id, In, Month, Year, payment_method_out
 
@@ -33,12 +35,12 @@ class PaymentMethodPatch(In):
 
 @router.get("/auto-recharge")
 def get_auto_recharge(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return recharge_settings.settings_view(rt, who, tid)
+    return recharge_settings_out(recharge_settings.settings_view(rt, who, tid))
 
 
 @router.put("/auto-recharge")
 def put_auto_recharge(tid: str, body: AutoRechargeIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return recharge_settings.save_settings(rt, who, tid, **body.model_dump())
+    return recharge_settings_out(recharge_settings.save_settings(rt, who, tid, **body.model_dump()))
 
 
 @router.patch("/payment-methods/{pmid}", responses={402: {"description": "the card was refused"}})
@@ -53,7 +55,7 @@ def update_payment_method(
 def list_receipts(
     tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
-    return receipts.list_receipts(rt, who, tid, cursor=cursor, limit=limit)
+    return receipt_page_out(receipts.list_receipts(rt, who, tid, cursor=cursor, limit=limit))
 
 
 @router.get("/receipts/{rid}", response_class=Response,

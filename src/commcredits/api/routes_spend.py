@@ -18,6 +18,7 @@ from ..services.access import tenants as tenant_svc
 from ..services.access.principal import Principal, require_tenant
 from ..services.ledger import spend_controls as svc
 from ..services.runtime import Runtime
+from ..views.ledger import controls_out, limits_out
 from .deps import PrincipalDep, RuntimeDep
 from .schemas import In, UserPatch, user_out
 
@@ -45,7 +46,7 @@ class PurchaseLimitsIn(In):
 
 @router.get("/tenants/{tid}/spend-controls")
 def get_spend_controls(tid: TenantId, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return svc.controls_view(rt, who, tid)
+    return controls_out(svc.controls_view(rt, who, tid))
 
 
 @router.put("/tenants/{tid}/spend-controls")
@@ -53,18 +54,18 @@ def put_spend_controls(tid: TenantId, body: SpendControlsIn, rt: RuntimeDep, who
     changes = body.model_dump(exclude_unset=True)
     if changes.get("dial_out_policy", "") is None or changes.get("max_auto_recharges_per_day", 0) is None:
         raise ValidationError("dial_out_policy and max_auto_recharges_per_day cannot be null")
-    return svc.update_controls(rt, who, tid, changes)
+    return controls_out(svc.update_controls(rt, who, tid, changes))
 
 
 @router.get("/purchase-limits/{currency}")
 def get_purchase_limits(currency: Currency, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return svc.limits_view(rt, who, currency)
+    return limits_out(svc.limits_view(rt, who, currency))
 
 
 @router.put("/purchase-limits/{currency}")
 def put_purchase_limits(currency: Currency, body: PurchaseLimitsIn, rt: RuntimeDep,
                         who: PrincipalDep) -> dict[str, Any]:
-    return svc.set_limits(rt, who, currency, minimum=body.minimum, maximum=body.maximum)
+    return limits_out(svc.set_limits(rt, who, currency, minimum=body.minimum, maximum=body.maximum))
 
 
 class UserPatchIn(UserPatch):

@@ -15,6 +15,7 @@ from ..services.billing import subscriptions
 from ..services.calls import call_control
 from ..services.usage import charging
 from ..services.usage.call_records import parse_record
+from ..views.billing import allowance_out, minute_pools_out, subscriptions_out
 from .deps import Period, PrincipalDep, RuntimeDep
 from .schemas import Key
 
@@ -41,27 +42,27 @@ class CdrBatchIn(BaseModel):
 
 @router.post("/tenants/{tid}/subscriptions", status_code=201)
 def set_subscription(tid: str, body: SubscriptionIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return subscriptions.set_subscription(rt, who, tid, product=body.product, quantity=body.quantity)
+    return subscriptions_out(subscriptions.set_subscription(rt, who, tid, product=body.product, quantity=body.quantity))
 
 
 @router.get("/tenants/{tid}/subscriptions")
 def list_subscriptions(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return subscriptions.list_subscriptions(rt, who, tid)
+    return subscriptions_out(subscriptions.list_subscriptions(rt, who, tid))
 
 
 @router.get("/tenants/{tid}/minute-pools")
 def minute_pools(tid: str, rt: RuntimeDep, who: PrincipalDep, period: Period = None) -> dict[str, Any]:
-    return subscriptions.minute_pools(rt, who, tid, period=period)
+    return minute_pools_out(subscriptions.minute_pools(rt, who, tid, period=period))
 
 
 @router.get("/minute-allowances")
 def list_allowances(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return {"items": subscriptions.list_allowances(rt, who), "next_cursor": None}
+    return {"items": [allowance_out(a) for a in subscriptions.list_allowances(rt, who)], "next_cursor": None}
 
 
 @router.put("/minute-allowances")
 def set_allowance(body: AllowanceIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return subscriptions.set_allowance(rt, who, **body.model_dump())
+    return allowance_out(subscriptions.set_allowance(rt, who, **body.model_dump()))
 
 
 @router.post("/cdrs")

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from ..db.payments import PaymentMethod
 from ..db.tenants import Tenant, User
 from ..domain.money import format_micros, minor_units
-from ..services.ledger.funds import iso
+from ..formatting import iso
 
 
 def _storable(value: str) -> str:

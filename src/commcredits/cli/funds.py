@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
+from ..errors import PaymentDeclined
 from ..services.access.principal import OPERATOR
 from ..services.ledger import balances, funds
 from ..services.payments import payment_methods
+from ..views.ledger import balance_out, credit_out, journal_page_out, problem_out
 from .common import emit, friendly, runtime
 
 funds_app = typer.Typer(help="Add funds, grant credit, show balances and transactions.", no_args_is_help=True)
@@ -55,12 +57,13 @@ def funds_add(
     """
     import uuid
 
-    status, body = funds.add_funds(runtime(), OPERATOR, tenant_id, amount=amount,
-                                   payment_method_id=payment_method,
-                                   idempotency_key=idempotency_key or str(uuid.uuid4()))
-    emit(body)
-    if status >= 400:
-        raise typer.Exit(1)
+    try:
+        credit = funds.add_funds(runtime(), OPERATOR, tenant_id, amount=amount, payment_method_id=payment_method,
+                                 idempotency_key=idempotency_key or str(uuid.uuid4()))
+    except PaymentDeclined as exc:  # printed as the API's problem body, for scripts
+        emit(problem_out(exc))
+        raise typer.Exit(1) from None
+    emit(credit_out(credit))
 
 
 @funds_app.command("grant")
@@ -77,7 +80,8 @@ def funds_grant(
     from datetime import UTC
 
     when = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
-    emit(funds.grant_credit(runtime(), OPERATOR, tenant_id, amount=amount, expires_at=when, reason=reason))
+    emit(credit_out(funds.grant_credit(runtime(), OPERATOR, tenant_id, amount=amount, expires_at=when,
+                                       reason=reason)))
 
 
 @funds_app.command("balance")
@@ -87,7 +91,7 @@ def funds_balance(tenant_id: str) -> None:
 
     Example: commcredits funds balance 6f1c...e2
     """
-    emit(balances.balance_view(runtime(), OPERATOR, tenant_id))
+    emit(balance_out(balances.balance_view(runtime(), OPERATOR, tenant_id)))
 
 
 @funds_app.command("transactions")
@@ -97,4 +101,4 @@ def funds_transactions(tenant_id: str, limit: int = 50) -> None:
 
     Example: commcredits funds transactions 6f1c...e2 --limit 10
     """
-    emit(balances.transactions_view(runtime(), OPERATOR, tenant_id, cursor=None, limit=limit))
+    emit(journal_page_out(balances.transactions_view(runtime(), OPERATOR, tenant_id, cursor=None, limit=limit)))

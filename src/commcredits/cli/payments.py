@@ -11,6 +11,8 @@ from ..services.access import tenants
 from ..services.access.principal import OPERATOR
 from ..services.ledger import receipts
 from ..services.payments import payment_methods, recharge_settings
+from ..views.ledger import receipt_page_out
+from ..views.payments import recharge_settings_out
 from .common import emit, friendly, runtime
 
 payments_app = typer.Typer(help="Auto-recharge settings, saved cards and receipts.", no_args_is_help=True)
@@ -34,12 +36,12 @@ def auto_recharge(
     def run() -> None:
         rt = runtime()
         if enable is None and amount is None and trigger is None and payment_method is None:
-            emit(recharge_settings.settings_view(rt, OPERATOR, tenant_id))
+            emit(recharge_settings_out(recharge_settings.settings_view(rt, OPERATOR, tenant_id)))
             return
-        current = recharge_settings.settings_view(rt, OPERATOR, tenant_id)["enabled"]
-        emit(recharge_settings.save_settings(
+        current = recharge_settings.settings_view(rt, OPERATOR, tenant_id).enabled
+        emit(recharge_settings_out(recharge_settings.save_settings(
             rt, OPERATOR, tenant_id, enabled=current if enable is None else enable, amount=amount,
-            trigger=trigger, payment_method_id=payment_method))
+            trigger=trigger, payment_method_id=payment_method)))
 
     run()
 
@@ -85,7 +87,7 @@ def list_receipts(tenant_id: str, limit: int = 50) -> None:
 
     @friendly
     def run() -> None:
-        emit(receipts.list_receipts(runtime(), OPERATOR, tenant_id, cursor=None, limit=limit))
+        emit(receipt_page_out(receipts.list_receipts(runtime(), OPERATOR, tenant_id, cursor=None, limit=limit)))
 
     run()
 

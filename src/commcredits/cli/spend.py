@@ -9,6 +9,7 @@ import typer
 
 from ..services.access.principal import OPERATOR
 from ..services.ledger import spend_controls as svc
+from ..views.ledger import controls_out, limits_out
 from .common import emit, friendly, runtime
 
 spend_app = typer.Typer(help="Dial-out policy, spend caps and alerts of a tenant.", no_args_is_help=True)
@@ -28,7 +29,7 @@ def show(tenant_id: str) -> None:
     Example: commcredits spend-controls show 6f1c...e2
     """
 
-    friendly(lambda: emit(svc.controls_view(runtime(), OPERATOR, tenant_id)))()
+    friendly(lambda: emit(controls_out(svc.controls_view(runtime(), OPERATOR, tenant_id))))()
 
 
 @spend_app.command("set")
@@ -57,7 +58,7 @@ def set_controls(
             changes[field] = _money(value)
     if max_auto_recharges is not None:
         changes["max_auto_recharges_per_day"] = max_auto_recharges
-    friendly(lambda: emit(svc.update_controls(runtime(), OPERATOR, tenant_id, changes)))()
+    friendly(lambda: emit(controls_out(svc.update_controls(runtime(), OPERATOR, tenant_id, changes))))()
 
 
 @spend_app.command("user-policy")
@@ -79,7 +80,7 @@ def show_limits(currency: str) -> None:
     Example: commcredits purchase-limits show JPY
     """
 
-    friendly(lambda: emit(svc.limits_view(runtime(), OPERATOR, currency)))()
+    friendly(lambda: emit(limits_out(svc.limits_view(runtime(), OPERATOR, currency))))()
 
 
 @limits_app.command("set")
@@ -93,4 +94,5 @@ def set_limits(
     Example: commcredits purchase-limits set JPY --minimum 5000 --maximum 10000000
     """
 
-    friendly(lambda: emit(svc.set_limits(runtime(), OPERATOR, currency, minimum=minimum, maximum=maximum)))()
+    friendly(lambda: emit(limits_out(svc.set_limits(runtime(), OPERATOR, currency, minimum=minimum,
+                                                    maximum=maximum))))()

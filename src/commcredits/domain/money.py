@@ -128,8 +128,18 @@ class Money:
         decimals = minor_units(currency) if purchase else 6
         return cls(parse_micros(text, max_decimals=decimals), currency)
 
-    def __str__(self) -> str:
+    @property
+    def text(self) -> str:
+        """The API's decimal string: the currency's minor units, more when the micros need
+        them ("0.7167" USD), so it round-trips exactly through `Money.parse`."""
         return format_micros(self.micros, minor_units(self.currency))
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_zero(self) -> bool:
+        return self.micros == 0
 
     def __add__(self, other: Money) -> Money:
         self._same(other)

@@ -4,6 +4,7 @@ restrictions"). Pure: the service passes in the facts and acts on the answer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .money import MICROS, format_micros, minor_units
 from .regions import same_region
@@ -44,14 +45,30 @@ class Refusal:
     detail: str
 
 
-def limit_violation(amount: int, currency: str, limits: PurchaseLimits) -> str | None:
-    """'below_minimum' / 'above_maximum' with a message, or None when the amount is fine."""
+@dataclass(frozen=True, slots=True)
+class LimitBreach:
+    """An amount outside the purchase limits: which side (`code`, the API's) and the words."""
+
+    code: Literal["below_minimum", "above_maximum"]
+    detail: str
+
+
+def limit_breach(amount: int, currency: str, limits: PurchaseLimits) -> LimitBreach | None:
+    """The side of the purchase limits `amount` falls outside, or None when it is fine."""
     digits = minor_units(currency)
     if amount < limits.minimum:
-        return f"below_minimum:the minimum purchase is {format_micros(limits.minimum, digits)} {currency}"
+        return LimitBreach("below_minimum",
+                           f"the minimum purchase is {format_micros(limits.minimum, digits)} {currency}")
     if amount > limits.maximum:
-        return f"above_maximum:the maximum purchase is {format_micros(limits.maximum, digits)} {currency}"
+        return LimitBreach("above_maximum",
+                           f"the maximum purchase is {format_micros(limits.maximum, digits)} {currency}")
     return None
+
+
+def limit_violation(amount: int, currency: str, limits: PurchaseLimits) -> str | None:
+    """`limit_breach` as one 'code:detail' line (for logs and older callers)."""
+    breach = limit_breach(amount, currency, limits)
+    return None if breach is None else f"{breach.code}:{breach.detail}"
 
 
 @dataclass(frozen=True, slots=True)

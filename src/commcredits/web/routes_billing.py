@@ -21,13 +21,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
-from ..domain.money import MoneyError, minor_units, parse_micros
+from ..domain.money import Money, MoneyError, minor_units, parse_micros
 from ..domain.recharge import recharge_amount
 from ..errors import CommCreditsError
 from ..formatting import money
 from ..services.access import tenants as tenant_svc
 from ..services.ledger import balances, funds, transaction_pages
 from ..services.payments import payment_methods, recharge_settings
+from ..services.payments.recharge_settings import RechargeSettings, RechargeSummary
 from .amounts import AmountFormatError, example, normalise_amount
 from .feedback import FormProblem, explain, form_error
 from .render import page
@@ -49,30 +50,30 @@ def billing_page(p: TenantPage, *, status: int = 200, error: dict[str, Any] | No
                  confirm: dict[str, str] | None = None) -> Response:
     rt, who, tid, currency = p.rt, p.who, p.tenant.id, p.tenant.currency
     bal = balances.balance_view(rt, who, tid)
-    recharge = recharge_settings.settings_view(rt, who, tid) if p.can_billing else dict(bal["auto_recharge"])
+    recharge = recharge_settings.settings_view(rt, who, tid) if p.can_billing else bal.auto_recharge
     cards = payment_methods.list_payment_methods(rt, who, tid) if p.can_billing else []
     limits = rt.purchase_limits(currency)
     txns = transaction_pages.transactions_page(rt, who, tid, kind=None, start=None, end=None, cursor=None,
-                                               limit=10)["items"]
+                                               limit=10).items
     return page("billing.html", status, **p.context(
         "billing", bal=bal, recharge=recharge, cards=cards, form=form or {}, error=error, confirm=confirm,
         txns=txns, purchase=tenant_svc.purchase_status(rt, p.tenant), idempotency_key=uuid.uuid4().hex,
-        minimum=balances.money(limits.minimum, currency), maximum=balances.money(limits.maximum, currency),
-        flash=_flash(done_code, recharge, currency), has_deficit=any(c not in "0.-" for c in bal["deficit"]),
+        minimum=Money(limits.minimum, currency), maximum=Money(limits.maximum, currency),
+        flash=_flash(done_code, recharge), has_deficit=bal.has_deficit,
         example=example(p.tenant.country), lot_receipts=transaction_pages.lot_receipts(rt, who, tid),
     ))
 
 
-def _flash(code: str, recharge: dict[str, Any], currency: str) -> dict[str, str] | None:
+def _flash(code: str, recharge: RechargeSummary) -> dict[str, str] | None:
     if code == "funds":
         return {"text": "Funds added. The new credit lot is listed below."}
     if code == "auto_recharge":
         return {"text": "Auto-recharge settings saved. Nothing was charged."}
-    last = recharge.get("last_attempt")
+    last = recharge.last_attempt if isinstance(recharge, RechargeSettings) else None
     if code == "auto_recharge_charged" and last:
-        outcome = "the charge succeeded" if last["status"] == "succeeded" else f"the charge {last['status']}"
+        outcome = "the charge succeeded" if last.status == "succeeded" else f"the charge {last.status}"
         return {"text": f"Auto-recharge settings saved. Because the balance was below the trigger, the card was "
-                        f"charged {money(last['amount'], currency)} at once: {outcome}."}
+                        f"charged {money(last.amount)} at once: {outcome}."}
     return None
 
 
@@ -108,15 +109,12 @@ def add_funds(p: FormDep, amount: Field = "", payment_method_id: Field = "", ide
     form = {"amount": amount, "payment_method_id": payment_method_id}
     try:
         value = typed_amount(p, amount, "funds-amount", "amount", required=True)
-        status, body = funds.add_funds(p.rt, p.who, p.tenant.id, amount=value, payment_method_id=payment_method_id,
-                                       idempotency_key=idempotency_key or uuid.uuid4().hex)
+        funds.add_funds(p.rt, p.who, p.tenant.id, amount=value, payment_method_id=payment_method_id,
+                        idempotency_key=idempotency_key or uuid.uuid4().hex)
     except FormProblem as exc:
         return billing_page(p, status=422, error=form_error("Add funds", exc), form=form)
-    except CommCreditsError as exc:
+    except CommCreditsError as exc:  # a declined card too, also when replayed by its idempotency key
         return billing_page(p, status=exc.status, error=explain("Add funds", exc, FUNDS_FIELDS), form=form)
-    if status >= 400:  # a stored failure replayed by its idempotency key
-        failed = CommCreditsError(str(body["detail"]), code=str(body["code"]))
-        return billing_page(p, status=status, error=explain("Add funds", failed, FUNDS_FIELDS), form=form)
     return RedirectResponse(f"{p.url}/billing?done=funds#message", status_code=303)
 
 
@@ -132,14 +130,14 @@ def save_auto_recharge(p: FormDep, enabled: Field = "", amount: Field = "", trig
             due = _charge_on_save(p, value, level)
             if due:
                 return billing_page(p, form=form, confirm=due)
-        before = recharge_settings.settings_view(p.rt, p.who, p.tenant.id).get("last_attempt")
+        before = recharge_settings.settings_view(p.rt, p.who, p.tenant.id).last_attempt
         after = recharge_settings.save_settings(p.rt, p.who, p.tenant.id, enabled=on, amount=value, trigger=level,
                                                 payment_method_id=payment_method_id or None)
     except FormProblem as exc:
         return billing_page(p, status=422, error=form_error("Auto-recharge", exc), form=form)
     except CommCreditsError as exc:
         return billing_page(p, status=exc.status, error=explain("Auto-recharge", exc, RECHARGE_FIELDS), form=form)
-    charged = (after.get("last_attempt") or {}).get("id") not in (None, (before or {}).get("id"))
+    charged = after.last_attempt is not None and after.last_attempt.id != (before.id if before else None)
     code = "auto_recharge_charged" if charged else "auto_recharge"
     return RedirectResponse(f"{p.url}/billing?done={code}#message", status_code=303)
 
@@ -147,15 +145,14 @@ def save_auto_recharge(p: FormDep, enabled: Field = "", amount: Field = "", trig
 def _charge_on_save(p: TenantPage, amount: str | None, trigger: str | None) -> dict[str, str] | None:
     """What saving these settings would charge at once, or None. Values the service will
     refuse are left to it (it says why)."""
-    shown = balances.balance_view(p.rt, p.who, p.tenant.id)["balance"]
+    balance = balances.balance_view(p.rt, p.who, p.tenant.id).balance
     try:
         micros, level = parse_micros(amount or "", max_decimals=6), parse_micros(trigger or "", max_decimals=6)
-        balance = parse_micros(shown.lstrip("-"), max_decimals=6) * (-1 if shown.startswith("-") else 1)
     except MoneyError:
         return None
-    due = recharge_amount(balance, level, micros) if micros > 0 else 0
+    due = recharge_amount(balance.micros, level, micros) if micros > 0 else 0
     if not due:
         return None
     currency = p.tenant.currency
-    return {"amount": money(balances.money(due, currency), currency), "balance": money(shown, currency),
-            "trigger": money(balances.money(level, currency), currency)}
+    return {"amount": money(Money(due, currency)), "balance": money(balance),
+            "trigger": money(Money(level, currency))}

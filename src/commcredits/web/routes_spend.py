@@ -41,8 +41,9 @@ def spend_page(p: TenantPage, *, status: int = 200, error: dict[str, Any] | None
     users = tenant_svc.list_users(rt, who, tid, after=None, limit=500)
     own = svc.user_policies(rt, who, tid)
     names = {u.id: f"{u.display_name or u.email} ({u.email})" for u in users}
-    values = {k: ("" if controls[k] is None else str(controls[k])) for k in (*AMOUNTS, "max_auto_recharges_per_day")}
-    values["dial_out_policy"] = controls["dial_out_policy"]
+    shown = {k: getattr(controls, k) for k in (*AMOUNTS, "max_auto_recharges_per_day")}
+    values = {k: ("" if v is None else str(v)) for k, v in shown.items()}  # Money as its decimal string
+    values["dial_out_policy"] = controls.dial_out_policy
     return page("spend_controls.html", status, **p.context(
         "spend", controls=controls, values={**values, **(form or {})}, policies=DIAL_OUT_POLICIES,
         policy_names=POLICY_NAMES, users=users, own=own, names=names, error=error, flash=flash(done_code, DONE),

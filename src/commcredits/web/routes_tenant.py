@@ -33,7 +33,7 @@ def licenses_page(p: TenantPage, *, status: int = 200, error: dict[str, Any] | N
     users = tenant_svc.list_users(rt, who, tid, after=after or None, limit=101)
     return page("licenses.html", status, **p.context(
         "licenses", users=users[:100], next_after=users[99].id if len(users) > 100 else None,
-        licenses=LICENSES, subs=subscriptions.list_subscriptions(rt, who, tid)["items"],
+        licenses=LICENSES, subs=subscriptions.list_subscriptions(rt, who, tid).items,
         pools=subscriptions.minute_pools(rt, who, tid, period=None), error=error, flash=flash(done_code, DONE),
     ))
 
@@ -65,7 +65,7 @@ def postpaid_page(p: TenantPage, *, period: str = "", status: int = 200, error: 
         statement = statements.statement(p.rt, p.who, p.tenant.id, period=period.strip() or None)
     except ValidationError as exc:
         statement_error = explain("Statement", exc, {"validation_error": "statement-period"})
-    recharge_on = p.can_billing and bool(recharge_settings.settings_view(p.rt, p.who, p.tenant.id)["enabled"])
+    recharge_on = p.can_billing and recharge_settings.settings_view(p.rt, p.who, p.tenant.id).enabled
     return page("postpaid.html", status, **p.context(
         "postpaid", statement=statement, period=period, error=error or statement_error,
         recharge_on=recharge_on, flash=flash(done_code, DONE),

@@ -5,14 +5,23 @@ the lot it ended."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
+from ..domain.money import Money
 from ..errors import CommCreditsError, ValidationError
-from ..services.ledger.transaction_pages import KINDS, transactions_csv_rows, transactions_page
+from ..formatting import iso
+from ..services.ledger.transaction_pages import (
+    KINDS,
+    TransactionLine,
+    TransactionPage,
+    transaction_lines,
+    transactions_page,
+)
 from ..services.usage import reports
 from .feedback import FormProblem, explain, form_error
 from .render import KIND_NAMES, page
@@ -20,6 +29,18 @@ from .routes_usage import FromQ, Short, ToQ, _bounds, _day
 from .session import TenantPage, ViewDep
 
 router = APIRouter(prefix="/t/{tid}")
+CSV_COLUMNS = ("Transaction", "Time (UTC)", "Type", "Amount", "Balance after", "Currency", "Reference", "Receipt")
+
+
+def _csv_rows(lines: Iterator[TransactionLine], currency: str) -> Iterator[list[Any]]:
+    """The header, then one row per transaction: amounts as decimal strings, times in UTC."""
+    def text(amount: Money | None) -> str | None:
+        return None if amount is None else amount.text
+
+    yield list(CSV_COLUMNS)
+    for x in lines:
+        yield [str(x.id), iso(x.created_at), x.type, text(x.amount), text(x.balance_after), currency, x.reference,
+               x.receipt_number or ""]
 
 
 def _filters(p: TenantPage, kind: str, start: str, end: str) -> dict[str, Any]:
@@ -38,7 +59,7 @@ def _filters(p: TenantPage, kind: str, start: str, end: str) -> dict[str, Any]:
 @router.get("/transactions")
 def transactions(p: ViewDep, type: Short = "", start: FromQ = "", end: ToQ = "", cursor: Short = "") -> Response:
     query = {"type": type, "from": start, "to": end}
-    listing: dict[str, Any] = {"items": [], "next_cursor": None, "currency": p.tenant.currency}
+    listing = TransactionPage((), p.tenant.currency, None)
     error, status = None, 200
     try:
         listing = transactions_page(p.rt, p.who, p.tenant.id, **_filters(p, type, start, end),
@@ -58,7 +79,7 @@ def transactions_export(p: ViewDep, type: Short = "", start: FromQ = "", end: To
         where = _filters(p, type, start, end)
     except FormProblem as exc:
         raise ValidationError(exc.detail) from None
-    rows = transactions_csv_rows(p.rt, p.who, p.tenant.id, **where)
+    rows = _csv_rows(transaction_lines(p.rt, p.who, p.tenant.id, **where), p.tenant.currency)
     period = f"-{start or 'start'}-to-{end or 'now'}" if start or end else ""
     return StreamingResponse(reports.as_csv(rows, bom=True), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="transactions{period}.csv"'})

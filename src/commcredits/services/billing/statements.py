@@ -10,10 +10,14 @@ so nothing is lost or charged twice.
 A statement is the month's post-paid call charges (in the tenant's time zone) plus items
 such as a carried deficit. It is `open` during the month and `issued` once the month has
 ended; the jobs then tell the admins (`statement_issued`, once per month).
+
+`statement` returns a `Statement` (amounts as `Money`); the edges format it. The event
+`statement_issued` carries the statement as JSON in the event's own format (`_payload`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,16 +32,56 @@ from ...db.schema import tenants as tenants_table
 from ...db.schema_usage import call_records, statement_items
 from ...domain.access import MANAGE_BILLING, VIEW_BILLING
 from ...domain.journal import Entry, Posting
-from ...domain.money import format_micros, minor_units
+from ...domain.money import Money
 from ...errors import AutoRechargeOn, NotFound, ValidationError
+from ...formatting import iso
 from ...notify.outbox import enqueue
 from ..access.principal import OPERATOR, Principal, require_tenant
-from ..ledger.funds import iso
 from ..ledger.ledger_ops import balance_of
 from ..runtime import Runtime
 
 
-def change_billing_mode(rt: Runtime, who: Principal, tenant_id: str, *, mode: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class BillingMode:
+    """A tenant's billing mode after a change: `migrating` (spending its credits first) or
+    `postpaid`; unchanged if it had moved before."""
+
+    tenant_id: str
+    billing_mode: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """The month's post-paid calls of one category and capability."""
+
+    category: str
+    capability: str
+    calls: int
+    seconds: int
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class StatementItem:
+    """A charge that is not a call, such as a deficit carried over from prepaid credits."""
+
+    description: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    tenant_id: str
+    period: str
+    currency: str
+    status: str  # open | issued
+    issued_at: datetime | None
+    total: Money
+    lines: tuple[StatementLine, ...]
+    items: tuple[StatementItem, ...]
+
+
+def change_billing_mode(rt: Runtime, who: Principal, tenant_id: str, *, mode: str) -> BillingMode:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     if mode != "postpaid":
         raise ValidationError("only a move to post-paid is offered: mode must be 'postpaid'")
@@ -47,7 +91,7 @@ def change_billing_mode(rt: Runtime, who: Principal, tenant_id: str, *, mode: st
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
         if tenant.billing_mode != "prepaid":
-            return {"tenant_id": tenant_id, "billing_mode": tenant.billing_mode}
+            return BillingMode(tenant_id, tenant.billing_mode)
         settings = recharge.get(conn, tenant_id)
         if settings is not None and settings.policy.enabled:
             raise AutoRechargeOn("turn auto-recharge off first, or the balance would refill forever")
@@ -56,7 +100,7 @@ def change_billing_mode(rt: Runtime, who: Principal, tenant_id: str, *, mode: st
         if balance < 0:
             _carry_deficit(conn, tenant_id, -balance, now)
         tenant_db.set_fields(conn, tenant_id, billing_mode=new_mode)
-    return {"tenant_id": tenant_id, "billing_mode": new_mode}
+    return BillingMode(tenant_id, new_mode)
 
 
 def period_of(instant: datetime, zone: str) -> str:
@@ -89,7 +133,7 @@ def _carry_deficit(conn: Connection, tenant_id: str, deficit: int, now: datetime
         description="deficit carried over from prepaid credits", amount=deficit, created_at=now))
 
 
-def statement(rt: Runtime, who: Principal, tenant_id: str, *, period: str | None) -> dict[str, Any]:
+def statement(rt: Runtime, who: Principal, tenant_id: str, *, period: str | None) -> Statement:
     require_tenant(who, tenant_id, VIEW_BILLING)
     now = rt.clock.now()
     with read_tx(rt.engine) as conn:
@@ -109,15 +153,25 @@ def statement(rt: Runtime, who: Principal, tenant_id: str, *, period: str | None
         items = conn.execute(select(statement_items.c.description, statement_items.c.amount)
                              .where(statement_items.c.tenant_id == tenant_id, statement_items.c.period == period)
                              .order_by(statement_items.c.created_at)).all()
-    digits = minor_units(tenant.currency)
+    currency = tenant.currency
     total = sum(int(line[4]) for line in lines) + sum(int(i[1]) for i in items)
+    return Statement(
+        tenant_id=tenant_id, period=period, currency=currency, status="issued" if end <= now else "open",
+        issued_at=end if end <= now else None, total=Money(total, currency),
+        lines=tuple(StatementLine(cat, cap, int(n), int(sec or 0), Money(int(amount), currency))
+                    for cap, cat, n, sec, amount in lines),
+        items=tuple(StatementItem(d, Money(int(a), currency)) for d, a in items),
+    )
+
+
+def _payload(stmt: Statement, *, max_lines: int) -> dict[str, Any]:
+    """The `statement_issued` event's payload: the statement as JSON, its first lines only."""
     return {
-        "tenant_id": tenant_id, "period": period, "currency": tenant.currency,
-        "status": "issued" if end <= now else "open", "issued_at": iso(end) if end <= now else None,
-        "total": format_micros(total, digits),
-        "lines": [{"category": cat, "capability": cap, "calls": int(n), "seconds": int(sec or 0),
-                   "amount": format_micros(int(amount), digits)} for cap, cat, n, sec, amount in lines],
-        "items": [{"description": d, "amount": format_micros(int(a), digits)} for d, a in items],
+        "tenant_id": stmt.tenant_id, "period": stmt.period, "currency": stmt.currency, "status": stmt.status,
+        "issued_at": None if stmt.issued_at is None else iso(stmt.issued_at), "total": stmt.total.text,
+        "lines": [{"category": x.category, "capability": x.capability, "calls": x.calls, "seconds": x.seconds,
+                   "amount": x.amount.text} for x in stmt.lines[:max_lines]],
+        "items": [{"description": i.description, "amount": i.amount.text} for i in stmt.items],
     }
 
 
@@ -131,11 +185,11 @@ def issue_statements(rt: Runtime, now: datetime) -> int:
         local = now.astimezone(ZoneInfo(zone))
         previous = f"{local.year - (local.month == 1)}-{(local.month - 2) % 12 + 1:02d}"
         stmt = statement(rt, OPERATOR, tenant_id, period=previous)
-        if not stmt["lines"] and not stmt["items"]:
+        if not stmt.lines and not stmt.items:
             continue
         with write_tx(rt.engine) as conn:
             done = enqueue(conn, tenant_id=tenant_id, event="statement_issued", now=now,
-                           dedupe_key=f"statement:{previous}", payload={**stmt, "lines": stmt["lines"][:20]})
+                           dedupe_key=f"statement:{previous}", payload=_payload(stmt, max_lines=20))
         told += done is not None
     return told
 

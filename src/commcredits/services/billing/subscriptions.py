@@ -1,10 +1,11 @@
-"""Subscriptions, minute allowances and the minute-pools report."""
+"""Subscriptions, minute allowances and the minute-pools report, as typed values the edges
+format."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
@@ -27,7 +28,51 @@ from ..access.principal import Principal, require_operator, require_tenant
 from ..runtime import Runtime
 
 
-def set_subscription(rt: Runtime, who: Principal, tenant_id: str, *, product: str, quantity: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SubscriptionLine:
+    """A product the tenant subscribes to; `assigned` (licenses held by users) when listed."""
+
+    product: str
+    quantity: int
+    assigned: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriptions:
+    tenant_id: str
+    items: tuple[SubscriptionLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLine:
+    """A minute pool of a month: `country` None for the pool of any country."""
+
+    country: str | None
+    product: str
+    kind: str
+    total_minutes: int
+    used_minutes: int
+    available_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinutePools:
+    tenant_id: str
+    period: str
+    items: tuple[PoolLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Minutes per license per month for a product, kind and country ('*' = the others)."""
+
+    product: str
+    kind: str
+    country: str
+    minutes: int
+
+
+def set_subscription(rt: Runtime, who: Principal, tenant_id: str, *, product: str, quantity: int) -> Subscriptions:
     require_operator(who)
     if product not in PRODUCTS:
         raise ValidationError(f"product must be one of {', '.join(PRODUCTS)}")
@@ -43,20 +88,17 @@ def set_subscription(rt: Runtime, who: Principal, tenant_id: str, *, product: st
             )
         usage.set_subscription(conn, tenant_id, product, quantity, rt.clock.now())
         quantities = usage.subscription_quantities(conn, tenant_id)
-    return {"tenant_id": tenant_id, "items": [{"product": p, "quantity": q} for p, q in sorted(quantities.items())]}
+    return Subscriptions(tenant_id, tuple(SubscriptionLine(p, q) for p, q in sorted(quantities.items())))
 
 
-def list_subscriptions(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+def list_subscriptions(rt: Runtime, who: Principal, tenant_id: str) -> Subscriptions:
     require_tenant(who, tenant_id, VIEW_BILLING)
     with read_tx(rt.engine) as conn:
         if tenant_db.get(conn, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         quantities = usage.subscription_quantities(conn, tenant_id)
         assigned = {p: assigned_count(conn, tenant_id, p) for p in quantities}
-    return {
-        "tenant_id": tenant_id,
-        "items": [{"product": p, "quantity": q, "assigned": assigned[p]} for p, q in sorted(quantities.items())],
-    }
+    return Subscriptions(tenant_id, tuple(SubscriptionLine(p, q, assigned[p]) for p, q in sorted(quantities.items())))
 
 
 def assigned_count(conn: Connection, tenant_id: str, product: str, *, except_user: str | None = None) -> int:
@@ -88,7 +130,7 @@ def current_period(tenant_timezone: str, now: datetime) -> str:
     return now.astimezone(ZoneInfo(tenant_timezone)).strftime("%Y-%m")
 
 
-def minute_pools(rt: Runtime, who: Principal, tenant_id: str, *, period: str | None) -> dict[str, Any]:
+def minute_pools(rt: Runtime, who: Principal, tenant_id: str, *, period: str | None) -> MinutePools:
     require_tenant(who, tenant_id, VIEW_BILLING)
     with read_tx(rt.engine) as conn:
         tenant = tenant_db.get(conn, tenant_id)
@@ -106,29 +148,21 @@ def minute_pools(rt: Runtime, who: Principal, tenant_id: str, *, period: str | N
     items = []
     for key, total in sorted(sizes.items(), key=lambda kv: (kv[0].country, kv[0].product, kv[0].kind)):
         spent = used.get((period, key), 0)
-        items.append(
-            {
-                "country": None if key.country == ANY_COUNTRY else key.country,
-                "product": key.product,
-                "kind": key.kind,
-                "total_minutes": total,
-                "used_minutes": spent,
-                "available_minutes": max(total - spent, 0),
-            }
-        )
-    return {"tenant_id": tenant_id, "period": period, "items": items}
+        items.append(PoolLine(None if key.country == ANY_COUNTRY else key.country, key.product, key.kind, total,
+                              spent, max(total - spent, 0)))
+    return MinutePools(tenant_id, period, tuple(items))
 
 
-def list_allowances(rt: Runtime, who: Principal) -> list[dict[str, Any]]:
+def list_allowances(rt: Runtime, who: Principal) -> list[Allowance]:
     require_operator(who)
     with read_tx(rt.engine) as conn:
         table = usage.allowances(conn)
-    return [{"product": p, "kind": k, "country": c, "minutes": m} for (p, k, c), m in sorted(table.items())]
+    return [Allowance(p, k, c, m) for (p, k, c), m in sorted(table.items())]
 
 
 def set_allowance(
     rt: Runtime, who: Principal, *, product: str, kind: str, country: str, minutes: int
-) -> dict[str, Any]:
+) -> Allowance:
     """Operator data: minutes per license per month for a product, kind and country ('*' = others)."""
     require_operator(who)
     if product not in PRODUCTS:
@@ -142,4 +176,4 @@ def set_allowance(
         raise ValidationError("minutes must be a whole number >= 0")
     with write_tx(rt.engine) as conn:
         usage.set_allowance(conn, product, kind, country, minutes)
-    return {"product": product, "kind": kind, "country": country, "minutes": minutes}
+    return Allowance(product, kind, country, minutes)

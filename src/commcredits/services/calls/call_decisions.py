@@ -32,7 +32,7 @@ from ...domain.rating import NoRate, RatingError, RatingIndex
 from ...domain.reservations import next_grant
 from ...domain.spend_controls import SpendControls, day_key, effective_policy, policy_blocks
 from ...errors import NotFound, ValidationError
-from ..ledger.funds import iso
+from ...formatting import iso
 from ..ledger.spend_controls import exhausted_cap, room_left
 from ..notify import alerts
 from ..runtime import Runtime

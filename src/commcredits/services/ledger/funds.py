@@ -12,11 +12,18 @@ the stored response. The same key with another body is `409 idempotency_conflict
 If the gateway does not answer, the request fails with `processing_error` and the attempt
 stays pending; a replay, or the recovery job a minute later (`recover_purchase`), asks the
 gateway again with the same attempt id. A successful purchase issues a receipt in step 3.
+
+The use cases return a `Credit` (the lot added, its journal entry and the balance after, as
+`Money`) or raise an error of the one tree; a card the gateway refused is `PaymentDeclined`,
+raised after step 3 has committed its outcome. The stored response of a key keeps the
+format it always had (HTTP status and JSON body, `_record`), so keys stored by any release
+replay alike; `_replayed` reads it back into the same `Credit` or `PaymentDeclined`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -29,17 +36,19 @@ from ...db.rows import new_id
 from ...db.tenants import Tenant
 from ...domain.access import MANAGE_BILLING
 from ...domain.lots import expiry_for
-from ...domain.money import MoneyError, format_micros, minor_units, parse_micros
-from ...domain.purchases import TenantFacts, limit_violation, purchase_refusal
+from ...domain.money import Money, MoneyError, minor_units, parse_micros
+from ...domain.purchases import PurchaseLimits, TenantFacts, limit_breach, purchase_refusal
 from ...errors import (
     AboveMaximum,
     BelowMinimum,
     IdempotencyConflict,
     NotFound,
+    PaymentDeclined,
     PaymentFailed,
     PurchaseNotAllowed,
     ValidationError,
 )
+from ...formatting import iso
 from ...payments.gateway import ChargeResult, GatewayUnavailable
 from ..access.principal import Principal, require_operator, require_tenant
 from ..runtime import Runtime
@@ -57,11 +66,39 @@ def parse_amount(text: Any, currency: str, *, purchase: bool, field: str = "amou
         raise ValidationError(f"{field}: {exc} ({currency})") from None
 
 
+def check_limits(micros: int, currency: str, limits: PurchaseLimits, *, field: str | None = None) -> None:
+    """`BelowMinimum` / `AboveMaximum` for an amount outside the purchase limits (the detail
+    names `field` first when given: "amount: the minimum purchase is 50.00 USD")."""
+    breach = limit_breach(micros, currency, limits)
+    if breach is not None:
+        detail = f"{field}: {breach.detail}" if field else breach.detail
+        raise (BelowMinimum if breach.code == "below_minimum" else AboveMaximum)(detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """A lot added to a tenant's balance: bought by card (with its receipt) or granted by the
+    operator (with its reason); `balance` is the balance after it."""
+
+    transaction_id: int
+    lot_id: str
+    amount: Money
+    balance: Money
+    expires_at: datetime
+    receipt_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def currency(self) -> str:
+        return self.amount.currency
+
+
 def add_funds(
     rt: Runtime, who: Principal, tenant_id: str, *, amount: Any, payment_method_id: str,
     idempotency_key: str,
-) -> tuple[int, dict[str, Any]]:
-    """Buy credit with a saved card. Returns (HTTP status, response body)."""
+) -> Credit:
+    """Buy credit with a saved card: the credited lot, or `PaymentDeclined` (raised once the
+    declined outcome is recorded, so a replay of the key raises it again)."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
     if not idempotency_key:
         raise ValidationError("an Idempotency-Key header is required to add funds")
@@ -72,7 +109,7 @@ def add_funds(
             raise NotFound(f"tenant {tenant_id} not found")
         stored = _replay(conn, scope, idempotency_key, req_hash)
         if stored:
-            return stored
+            return _settled(stored)
         attempt = payments.attempt_by_key(conn, tenant_id, "purchase", idempotency_key)
         if attempt is None:
             attempt = _start_attempt(rt, conn, tenant_id, amount, payment_method_id, idempotency_key)
@@ -87,11 +124,18 @@ def add_funds(
         assert tenant is not None
         stored = _replay(conn, scope, idempotency_key, req_hash)
         if stored:  # a concurrent replay of this key completed it first
-            return stored
-        status, body = settle_purchase(conn, rt, tenant, attempt.id, result)
+            return _settled(stored)
+        outcome = settle_purchase(conn, rt, tenant, attempt.id, result)
+        status, body = _record(outcome)
         idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
                          status_code=status, body=body, now=rt.clock.now())
-    return status, body
+    return _settled(outcome)  # a decline is raised after its record committed
+
+
+def _settled(outcome: Credit | PaymentDeclined) -> Credit:
+    if isinstance(outcome, PaymentDeclined):
+        raise outcome
+    return outcome
 
 
 def _charge_or_pending(rt: Runtime, attempt: Attempt, card_ref: str, currency: str) -> ChargeResult:
@@ -111,10 +155,11 @@ def _charge_or_pending(rt: Runtime, attempt: Attempt, card_ref: str, currency: s
 
 def settle_purchase(
     conn: Connection, rt: Runtime, tenant: Tenant, attempt_id: str, result: ChargeResult | None,
-) -> tuple[int, dict[str, Any]]:
+) -> Credit | PaymentDeclined:
     """Record a purchase attempt's outcome once (tenant locked), or describe the outcome
-    recorded before (by the recovery job, or a concurrent replay). `result` may be None only
-    for an attempt that is no longer pending."""
+    recorded before (by the recovery job, or a concurrent replay): the credited lot, or the
+    decline for the caller to raise after the commit. `result` may be None only for an
+    attempt that is no longer pending."""
     attempt = payments.get_attempt(conn, attempt_id)
     assert attempt is not None
     if attempt.status == "succeeded":
@@ -123,21 +168,18 @@ def settle_purchase(
         lot = payments.credited_lot(conn, attempt.transaction_id)
         receipt = receipt_db.by_transaction(conn, attempt.transaction_id)
         assert txn is not None and lot is not None
-        return 201, _purchase_body(tenant.currency, txn.id, lot[0], attempt.amount, txn.balance_after,
-                                   lot[1], receipt.id if receipt else None)
+        return Credit(txn.id, lot[0], Money(attempt.amount, tenant.currency), Money(txn.balance_after, tenant.currency),
+                      lot[1], receipt.id if receipt else None)
     if attempt.status == "failed":
-        failure = PaymentFailed(_DECLINED.get(attempt.error_code or "", "the card was declined"),
-                                code=attempt.error_code or "card_declined")
-        return failure.status, problem_body(failure)
+        return PaymentDeclined(_DECLINED.get(attempt.error_code or "", "the card was declined"),
+                               code=attempt.error_code or "card_declined")
     assert result is not None
     now = rt.clock.now()
     pm = payments.method_any(conn, attempt.payment_method_id)
     assert pm is not None
     if not result.succeeded:
         payments.complete_attempt(conn, attempt.id, status="failed", now=now, error_code=result.error_code)
-        failure = PaymentFailed(result.message or "the card was declined",
-                                code=result.error_code or "card_declined")
-        return failure.status, problem_body(failure)
+        return PaymentDeclined(result.message or "the card was declined", code=result.error_code or "card_declined")
     txn_id, lot_id, balance = credit_new_lot(
         conn, tenant, type_="purchase", source_account="gateway", lot_source="purchase",
         amount=attempt.amount, now=now, expires_at=expiry_for(now),
@@ -148,8 +190,8 @@ def settle_purchase(
                               gateway_ref=result.charge_ref, transaction_id=txn_id)
     receipt = receipts.issue(conn, tenant=tenant, attempt=attempt, card=pm, transaction_id=txn_id,
                              charge_ref=result.charge_ref or "", now=now)
-    return 201, _purchase_body(tenant.currency, txn_id, lot_id, attempt.amount, balance,
-                               expiry_for(now), receipt.id)
+    return Credit(txn_id, lot_id, Money(attempt.amount, tenant.currency), Money(balance, tenant.currency),
+                  expiry_for(now), receipt.id)
 
 
 def recover_purchase(rt: Runtime, attempt: Attempt) -> bool:
@@ -181,13 +223,13 @@ _DECLINED = {
 }
 
 
-def _replay(conn: Any, scope: str, key: str, req_hash: str) -> tuple[int, dict[str, Any]] | None:
+def _replay(conn: Any, scope: str, key: str, req_hash: str) -> Credit | PaymentDeclined | None:
     stored = idempotency.find(conn, scope, key)
     if stored is None:
         return None
     if stored.request_hash != req_hash:
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was used with a different request")
-    return stored.status_code, stored.body
+    return _replayed(stored.status_code, stored.body)
 
 
 def _start_attempt(
@@ -196,10 +238,7 @@ def _start_attempt(
     tenant = tenants.get(conn, tenant_id)
     assert tenant is not None
     micros = parse_amount(amount, tenant.currency, purchase=True)
-    violation = limit_violation(micros, tenant.currency, rt.purchase_limits(tenant.currency, conn))
-    if violation:
-        code, message = violation.split(":", 1)
-        raise (BelowMinimum if code == "below_minimum" else AboveMaximum)(message)
+    check_limits(micros, tenant.currency, rt.purchase_limits(tenant.currency, conn))
     refusal = purchase_refusal(
         TenantFacts(tenant.country, tenant.billing_country, tenant.billing_mode,
                     tenant.purchase_mitigation, tenant.partner_funded),
@@ -218,39 +257,52 @@ def _start_attempt(
     return attempt
 
 
-def problem_body(exc: Any) -> dict[str, Any]:
-    body = {"type": f"https://commcredits.dev/problems/{exc.code}", "title": exc.title,
-            "status": exc.status, "detail": exc.detail, "code": exc.code}
-    body.update(exc.extra)
-    return body
+_PROBLEM_KEYS = ("type", "title", "status", "detail", "code")
 
 
-def _purchase_body(
-    currency: str, txn_id: int, lot_id: str, amount: int, balance: int, expires_at: datetime,
-    receipt_id: str | None = None,
-) -> dict[str, Any]:
-    digits = minor_units(currency)
-    body = {
-        "transaction_id": str(txn_id), "lot_id": lot_id, "currency": currency,
-        "amount": format_micros(amount, digits), "balance": format_micros(balance, digits),
-        "expires_at": iso(expires_at),
+def _record(outcome: Credit | PaymentDeclined) -> tuple[int, dict[str, Any]]:
+    """The stored response of an Idempotency-Key: HTTP status and JSON body, as keys have been
+    stored since the first release (a problem body for a decline). Storage format only: the
+    edges format a `Credit` themselves (views/ledger.py), to the same JSON."""
+    if isinstance(outcome, PaymentDeclined):
+        body = {"type": f"https://commcredits.dev/problems/{outcome.code}", "title": outcome.title,
+                "status": outcome.status, "detail": outcome.detail, "code": outcome.code, **outcome.extra}
+        return outcome.status, body
+    record: dict[str, Any] = {
+        "transaction_id": str(outcome.transaction_id), "lot_id": outcome.lot_id, "currency": outcome.currency,
+        "amount": outcome.amount.text, "balance": outcome.balance.text, "expires_at": iso(outcome.expires_at),
     }
-    if receipt_id is not None:
-        body["receipt_id"] = receipt_id
-    return body
+    if outcome.receipt_id is not None:
+        record["receipt_id"] = outcome.receipt_id
+    if outcome.reason is not None:
+        record["reason"] = outcome.reason
+    return 201, record
 
 
-def iso(instant: datetime) -> str:
-    """ISO 8601 in UTC with a Z, whatever zone the instant carries."""
-    instant = instant.astimezone(UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ") if instant.microsecond == 0 else \
-        instant.isoformat().replace("+00:00", "Z")
+def _replayed(status: int, body: dict[str, Any]) -> Credit | PaymentDeclined:
+    """`_record` read back."""
+    if status >= 400:
+        extra = {k: v for k, v in body.items() if k not in _PROBLEM_KEYS}
+        return PaymentDeclined(str(body["detail"]), code=str(body["code"]), **extra)
+    currency = str(body["currency"])
+    return Credit(
+        int(body["transaction_id"]), str(body["lot_id"]), _money(body["amount"], currency),
+        _money(body["balance"], currency), datetime.fromisoformat(str(body["expires_at"]).replace("Z", "+00:00")),
+        body.get("receipt_id"), body.get("reason"),
+    )
+
+
+def _money(text: str, currency: str) -> Money:
+    """A stored amount (signed: a balance after paying a deficit can be below zero)."""
+    negative = text.startswith("-")
+    micros = parse_micros(text[1:] if negative else text)
+    return Money(-micros if negative else micros, currency)
 
 
 def grant_credit(
     rt: Runtime, who: Principal, tenant_id: str, *, amount: Any, expires_at: datetime,
     reason: str, idempotency_key: str | None = None,
-) -> dict[str, Any]:
+) -> Credit:
     """Operator credit (goodwill, promotion): a lot with its own expiry."""
     require_operator(who)
     if not reason or not reason.strip():
@@ -270,17 +322,18 @@ def grant_credit(
         if idempotency_key:
             stored = _replay(conn, scope, idempotency_key, req_hash)
             if stored:
-                return stored[1]
+                return _settled(stored)
         txn_id, lot_id, balance = credit_new_lot(
             conn, tenant, type_="grant", source_account="grants", lot_source="grant",
             amount=micros, now=now, expires_at=expires_at, reference=reason.strip(),
         )
-        body = _purchase_body(tenant.currency, txn_id, lot_id, micros, balance, expires_at)
-        body["reason"] = reason.strip()
+        credit = Credit(txn_id, lot_id, Money(micros, tenant.currency), Money(balance, tenant.currency), expires_at,
+                        reason=reason.strip())
         if idempotency_key:
+            status, body = _record(credit)
             idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
-                             status_code=201, body=body, now=now)
-    return body
+                             status_code=status, body=body, now=now)
+    return credit
 
 
 def read_tenant_currency(rt: Runtime, tenant_id: str) -> str:

@@ -9,8 +9,8 @@ calendar year of issue: `R-2026-000001`, `R-2026-000002`, ...
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -22,7 +22,6 @@ from ...db.receipts import Receipt
 from ...db.rows import new_id
 from ...db.tenants import Tenant
 from ...domain.access import VIEW_BILLING
-from ...domain.money import format_micros, minor_units
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_tenant
 from ..runtime import Runtime
@@ -57,9 +56,15 @@ def get_receipt(rt: Runtime, who: Principal, tenant_id: str, receipt_id: str) ->
     return receipt
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptPage:
+    items: tuple[Receipt, ...]
+    next_cursor: str | None
+
+
 def list_receipts(
     rt: Runtime, who: Principal, tenant_id: str, *, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> ReceiptPage:
     require_tenant(who, tenant_id, VIEW_BILLING)
     try:
         before = int(cursor) if cursor else None
@@ -69,19 +74,5 @@ def list_receipts(
         if tenants.get(conn, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         rows = receipt_db.list_for_tenant(conn, tenant_id, before=before, limit=limit + 1)
-    items = [receipt_out(r) for r in rows[:limit]]
     next_cursor = str(rows[limit - 1].transaction_id) if len(rows) > limit else None
-    return {"items": items, "next_cursor": next_cursor}
-
-
-def receipt_out(r: Receipt) -> dict[str, Any]:
-    return {
-        "id": r.id, "number": r.number, "kind": r.kind, "issued_at": _iso(r.issued_at),
-        "amount": format_micros(r.amount, minor_units(r.currency)), "currency": r.currency,
-        "card": {"brand": r.card_brand, "last4": r.card_last4}, "tenant_name": r.tenant_name,
-        "transaction_id": str(r.transaction_id), "charge_ref": r.charge_ref,
-    }
-
-
-def _iso(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ReceiptPage(tuple(rows[:limit]), next_cursor)

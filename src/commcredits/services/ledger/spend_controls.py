@@ -5,6 +5,7 @@ Changing a control needs the billing permission (global and billing administrato
 the operator); every field that changes gets a journal row saying who changed it, when, and
 from what to what. A tenant that never saved its controls has the defaults.
 Purchase limits are operator data per currency (DOMAIN.md "Purchase limits per currency").
+The use cases return `ControlsView` and `LimitsView`; the edges format them.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy import Connection
 from ...db import spend_controls as db
 from ...db import tenants as tenant_db
 from ...db.engine import read_tx, write_tx
+from ...db.spend_controls import Change
 from ...db.tenants import Tenant, User
 from ...domain.access import MANAGE_BILLING, VIEW_BILLING
-from ...domain.money import MoneyError, check_currency, format_micros, minor_units, parse_micros
+from ...domain.money import Money, MoneyError, check_currency, minor_units, parse_micros
 from ...domain.purchases import PurchaseLimits
 from ...domain.spend_controls import (
     DIAL_OUT_POLICIES,
@@ -36,7 +38,7 @@ from ...domain.spend_controls import (
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_operator, require_tenant
 from ..runtime import Runtime
-from .funds import iso, parse_amount
+from .funds import parse_amount
 
 MONEY_FIELDS = ("daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold")
 
@@ -60,24 +62,39 @@ def _text(controls: SpendControls, field: str, currency: str) -> str | None:
     value = getattr(controls, field)
     if value is None or field not in MONEY_FIELDS:
         return None if value is None else str(value)
-    return format_micros(value, minor_units(currency))
+    return Money(value, currency).text
 
 
-def controls_out(conn: Connection, tenant: Tenant, controls: SpendControls) -> dict[str, Any]:
-    out: dict[str, Any] = {f: _text(controls, f, tenant.currency) for f in db.FIELDS}
-    out["max_auto_recharges_per_day"] = controls.max_auto_recharges_per_day
-    out["currency"] = tenant.currency
-    out["changes"] = [{"field": c.field, "user_id": c.user_id, "old": c.old_value, "new": c.new_value,
-                       "changed_by": c.changed_by, "changed_at": iso(c.changed_at)}
-                      for c in db.changes(conn, tenant.id, limit=20)]
-    return out
+@dataclass(frozen=True, slots=True)
+class ControlsView:
+    """A tenant's spend controls (money fields as `Money`, None = no limit) and the latest
+    changes of the journal, newest first."""
+
+    dial_out_policy: str
+    daily_limit: Money | None
+    monthly_limit: Money | None
+    user_daily_limit: Money | None
+    low_balance_threshold: Money | None
+    max_auto_recharges_per_day: int
+    currency: str
+    changes: tuple[Change, ...]
 
 
-def controls_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+def _controls_view(conn: Connection, tenant: Tenant, controls: SpendControls) -> ControlsView:
+    def money(micros: int | None) -> Money | None:
+        return None if micros is None else Money(micros, tenant.currency)
+
+    return ControlsView(controls.dial_out_policy, money(controls.daily_limit), money(controls.monthly_limit),
+                        money(controls.user_daily_limit), money(controls.low_balance_threshold),
+                        controls.max_auto_recharges_per_day, tenant.currency,
+                        tuple(db.changes(conn, tenant.id, limit=20)))
+
+
+def controls_view(rt: Runtime, who: Principal, tenant_id: str) -> ControlsView:
     require_tenant(who, tenant_id, VIEW_BILLING)
     with read_tx(rt.engine) as conn:
         tenant = _tenant(conn, tenant_id)
-        return controls_out(conn, tenant, db.get_controls(conn, tenant_id))
+        return _controls_view(conn, tenant, db.get_controls(conn, tenant_id))
 
 
 def _parse(changes: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -98,7 +115,7 @@ def _parse(changes: dict[str, Any], currency: str) -> dict[str, Any]:
     return parsed
 
 
-def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str, Any]) -> ControlsView:
     """Change the fields given (the others keep their value); null turns a limit off."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
     with write_tx(rt.engine) as conn:
@@ -117,7 +134,7 @@ def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[s
                 db.journal(conn, tenant_id=tenant_id, field=field, old=before, new=after, by=by, now=now)
         if new != old:
             db.save_controls(conn, tenant_id, new, now)
-        return controls_out(conn, tenant, new)
+        return _controls_view(conn, tenant, new)
 
 
 def set_user_policy(rt: Runtime, who: Principal, tenant_id: str, user_id: str, policy: str | None) -> str | None:
@@ -214,20 +231,32 @@ def _currency(currency: str) -> str:
         raise ValidationError(f"currency: {exc}") from None
 
 
-def limits_out(currency: str, limits: PurchaseLimits, operator_set: bool) -> dict[str, Any]:
-    digits = minor_units(currency)
-    return {"currency": currency, "minimum": format_micros(limits.minimum, digits),
-            "maximum": format_micros(limits.maximum, digits), "source": "operator" if operator_set else "seed"}
+@dataclass(frozen=True, slots=True)
+class LimitsView:
+    """A currency's purchase limits and where they come from: `operator` or `seed`."""
+
+    minimum: Money
+    maximum: Money
+    source: str
+
+    @property
+    def currency(self) -> str:
+        return self.minimum.currency
 
 
-def limits_view(rt: Runtime, who: Principal, currency: str) -> dict[str, Any]:
+def _limits_view(currency: str, limits: PurchaseLimits, operator_set: bool) -> LimitsView:
+    return LimitsView(Money(limits.minimum, currency), Money(limits.maximum, currency),
+                      "operator" if operator_set else "seed")
+
+
+def limits_view(rt: Runtime, who: Principal, currency: str) -> LimitsView:
     require_operator(who)
     code = _currency(currency)
     with read_tx(rt.engine) as conn:
-        return limits_out(code, *db.get_purchase_limits(conn, code))
+        return _limits_view(code, *db.get_purchase_limits(conn, code))
 
 
-def set_limits(rt: Runtime, who: Principal, currency: str, *, minimum: Any, maximum: Any) -> dict[str, Any]:
+def set_limits(rt: Runtime, who: Principal, currency: str, *, minimum: Any, maximum: Any) -> LimitsView:
     require_operator(who)
     code = _currency(currency)
     amounts = []
@@ -242,4 +271,4 @@ def set_limits(rt: Runtime, who: Principal, currency: str, *, minimum: Any, maxi
         raise ValidationError(str(exc)) from None
     with write_tx(rt.engine) as conn:
         db.save_purchase_limits(conn, code, limits, rt.clock.now())
-    return limits_out(code, limits, True)
+    return _limits_view(code, limits, True)

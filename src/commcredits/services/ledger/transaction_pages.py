@@ -4,7 +4,8 @@ ended: when it was bought and for how much), with its lot and receipt."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,14 +13,44 @@ from ...db import tenants as tenant_db
 from ...db import transaction_pages
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
-from ...domain.money import format_micros, minor_units
+from ...domain.money import Money
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_tenant
 from ..runtime import Runtime
-from .funds import iso
 
 KINDS = ("purchase", "auto_recharge", "grant", "usage", "expiry", "refund", "adjustment")
-CSV_COLUMNS = ("Transaction", "Time (UTC)", "Type", "Amount", "Balance after", "Currency", "Reference", "Receipt")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLot:
+    """The lot an expiry ended: when it was bought and for how much."""
+
+    purchased_at: datetime
+    amount: Money | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionLine:
+    """One journal entry with its lot (a credit's new lot and its expiry) and receipt."""
+
+    id: int
+    type: str
+    amount: Money | None
+    balance_after: Money | None
+    created_at: datetime
+    reference: str
+    lot_id: str | None
+    lot_expires_at: datetime | None
+    expired_lot: ExpiredLot | None
+    receipt_id: str | None
+    receipt_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionPage:
+    items: tuple[TransactionLine, ...]
+    currency: str
+    next_cursor: str | None
 
 
 def _kinds(kind: str | None) -> tuple[str, ...]:
@@ -28,22 +59,19 @@ def _kinds(kind: str | None) -> tuple[str, ...]:
     return (kind,) if kind else ()
 
 
-def _item(r: dict[str, Any], digits: int) -> dict[str, Any]:
-    def money(micros: int | None) -> str | None:
-        return None if micros is None else format_micros(micros, digits)
+def _line(r: Mapping[str, Any], currency: str) -> TransactionLine:
+    def money(micros: int | None) -> Money | None:
+        return None if micros is None else Money(micros, currency)
 
-    return {
-        "id": str(r["id"]), "type": r["type"], "amount": money(r["amount"]),
-        "balance_after": money(r["balance_after"]), "created_at": iso(r["created_at"]), "reference": r["reference"],
-        "lot_id": r["lot_id"], "lot_expires_at": iso(r["lot_expires_at"]) if r["lot_expires_at"] else None,
-        "expired_lot": None if r["expired_lot_purchased_at"] is None else {
-            "purchased_at": iso(r["expired_lot_purchased_at"]), "amount": money(r["expired_lot_amount"])},
-        "receipt_id": r["receipt_id"], "receipt_number": r["receipt_number"],
-    }
+    expired = None if r["expired_lot_purchased_at"] is None else \
+        ExpiredLot(r["expired_lot_purchased_at"], money(r["expired_lot_amount"]))
+    return TransactionLine(r["id"], r["type"], money(r["amount"]), money(r["balance_after"]), r["created_at"],
+                           r["reference"], r["lot_id"], r["lot_expires_at"] or None, expired, r["receipt_id"],
+                           r["receipt_number"])
 
 
 def transactions_page(rt: Runtime, who: Principal, tenant_id: str, *, kind: str | None, start: datetime | None,
-                      end: datetime | None, cursor: str | None, limit: int) -> dict[str, Any]:
+                      end: datetime | None, cursor: str | None, limit: int) -> TransactionPage:
     require_tenant(who, tenant_id, VIEW_BILLING)
     before = None
     if cursor:
@@ -58,32 +86,28 @@ def transactions_page(rt: Runtime, who: Principal, tenant_id: str, *, kind: str 
             raise NotFound(f"tenant {tenant_id} not found")
         rows = transaction_pages.page(conn, tenant_id, kinds=_kinds(kind), start=start, end=end, before=before,
                                       limit=limit + 1)
-    digits = minor_units(tenant.currency)
     last = rows[limit - 1] if len(rows) > limit else None
-    return {"items": [_item(r, digits) for r in rows[:limit]], "currency": tenant.currency,
-            "next_cursor": f"{last['created_at'].isoformat()}|{last['id']}" if last else None}
+    return TransactionPage(tuple(_line(r, tenant.currency) for r in rows[:limit]), tenant.currency,
+                           f"{last['created_at'].isoformat()}|{last['id']}" if last else None)
 
 
-def transactions_csv_rows(rt: Runtime, who: Principal, tenant_id: str, *, kind: str | None, start: datetime | None,
-                          end: datetime | None) -> Iterator[list[Any]]:
-    """The header, then one row per transaction (streamed)."""
+def transaction_lines(rt: Runtime, who: Principal, tenant_id: str, *, kind: str | None, start: datetime | None,
+                      end: datetime | None) -> Iterator[TransactionLine]:
+    """Every transaction of the filter, newest first, streamed (for the CSV download)."""
     require_tenant(who, tenant_id, VIEW_BILLING)
     kinds = _kinds(kind)
     with read_tx(rt.engine) as conn:
         tenant = tenant_db.get(conn, tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found")
-    digits = minor_units(tenant.currency)
+    currency = tenant.currency
 
-    def rows() -> Iterator[list[Any]]:
-        yield list(CSV_COLUMNS)
+    def lines() -> Iterator[TransactionLine]:
         with read_tx(rt.engine) as conn:
             for r in transaction_pages.stream(conn, tenant_id, kinds=kinds, start=start, end=end):
-                x = _item(r, digits)
-                yield [x["id"], x["created_at"], x["type"], x["amount"], x["balance_after"], tenant.currency,
-                       x["reference"], x["receipt_number"] or ""]
+                yield _line(r, currency)
 
-    return rows()
+    return lines()
 
 
 def lot_receipts(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, str]:

@@ -35,7 +35,7 @@ from ...db.payments import Attempt
 from ...db.rows import new_id
 from ...db.tenants import Tenant
 from ...domain.lots import expiry_for
-from ...domain.money import format_micros, minor_units
+from ...domain.money import Money
 from ...domain.purchases import TenantFacts, purchase_refusal
 from ...domain.recharge import (
     STALE_PENDING,
@@ -48,6 +48,7 @@ from ...domain.recharge import (
     suspend_for_velocity,
 )
 from ...domain.spend_controls import velocity_exceeded
+from ...formatting import iso
 from ...notify import outbox
 from ...payments.gateway import ChargeResult, GatewayUnavailable
 from ..ledger import funds, receipts
@@ -131,10 +132,10 @@ def _too_fast(conn: Connection, tenant: Tenant, policy: AutoRechargePolicy, amou
     recharge_db.set_in_flight(conn, tenant.id, attempt.id)  # records it as the last attempt
     recharge_db.set_in_flight(conn, tenant.id, None)
     recharge_db.save_policy(conn, tenant.id, suspend_for_velocity(policy), now)
-    digits = minor_units(tenant.currency)
+    currency = tenant.currency
     outbox.enqueue(conn, tenant_id=tenant.id, event="auto_recharge_suspended", now=now, payload={
-        "attempt_id": attempt.id, "amount": format_micros(amount, digits), "currency": tenant.currency,
-        "reason": VELOCITY_LIMIT, "balance": format_micros(balance_of(conn, tenant, now), digits),
+        "attempt_id": attempt.id, "amount": Money(amount, currency).text, "currency": currency,
+        "reason": VELOCITY_LIMIT, "balance": Money(balance_of(conn, tenant, now), currency).text,
         "recharges_in_24h": done, "limit": limit, "hard_decline": False})
     return True
 
@@ -166,8 +167,8 @@ def record(conn: Connection, rt: Runtime, attempt_id: str, result: ChargeResult)
     now = rt.clock.now()
     card = payments.method_any(conn, attempt.payment_method_id)
     assert card is not None
-    digits = minor_units(tenant.currency)
-    amount = format_micros(attempt.amount, digits)
+    currency = tenant.currency
+    amount = Money(attempt.amount, currency).text
     base = {"attempt_id": attempt.id, "amount": amount, "currency": tenant.currency,
             "payment_method": f"{card.brand} ****{card.last4}", "payment_method_id": card.id}
     if result.succeeded:
@@ -183,17 +184,17 @@ def record(conn: Connection, rt: Runtime, attempt_id: str, result: ChargeResult)
                                  charge_ref=result.charge_ref or "", now=now)
         policy = after_success(row.policy)
         outbox.enqueue(conn, tenant_id=tenant.id, event="auto_recharge_succeeded", now=now, payload={
-            **base, "balance": format_micros(balance, digits), "receipt_id": receipt.id,
+            **base, "balance": Money(balance, currency).text, "receipt_id": receipt.id,
             "receipt_number": receipt.number, "transaction_id": str(txn_id)})
     else:
         payments.complete_attempt(conn, attempt.id, status="failed", now=now, error_code=result.error_code)
         failure = after_failure(row.policy, result.error_code, now)
         policy = failure.policy
         retry_at = policy.next_retry_at
-        base["balance"] = format_micros(balance_of(conn, tenant, now), digits)
+        base["balance"] = Money(balance_of(conn, tenant, now), currency).text
         outbox.enqueue(conn, tenant_id=tenant.id, event="auto_recharge_failed", now=now, payload={
             **base, "reason": result.error_code or "card_declined", "message": result.message,
-            "next_retry_at": funds.iso(retry_at) if retry_at else None,
+            "next_retry_at": iso(retry_at) if retry_at else None,
             "suspended": failure.suspended, "failures": policy.failures})
         if failure.suspended:
             outbox.enqueue(conn, tenant_id=tenant.id, event="auto_recharge_suspended", now=now, payload={

@@ -4,10 +4,15 @@ Saving checks what a purchase checks (the amount within the purchase limits, the
 allowed to buy, the card its own) and the trigger (>= 0, the currency's decimals), applies
 the domain's `configure`, commits, and then runs the trigger check: saving settings is a
 change after which a balance already below the trigger fires at once.
+
+Both return `RechargeSettings`: the `RechargeSummary` the balance view shows too, with the
+last attempt; amounts are `Money`, the edges format them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,22 +20,58 @@ from sqlalchemy import Connection
 from ...db import payments, tenants
 from ...db import recharge as recharge_db
 from ...db.engine import read_tx, write_tx
+from ...db.payments import Attempt
 from ...db.tenants import Tenant
 from ...domain.access import MANAGE_BILLING
-from ...domain.money import format_micros, minor_units
-from ...domain.purchases import TenantFacts, limit_violation, purchase_refusal
+from ...domain.money import Money
+from ...domain.purchases import TenantFacts, purchase_refusal
 from ...domain.recharge import configure
-from ...errors import AboveMaximum, BelowMinimum, NotFound, PurchaseNotAllowed, ValidationError
+from ...errors import NotFound, PurchaseNotAllowed, ValidationError
 from ..access.principal import Principal, require_tenant
 from ..ledger.balance_events import balance_changed
-from ..ledger.funds import iso, parse_amount
+from ..ledger.funds import check_limits, parse_amount
 from ..runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class RechargeSummary:
+    """A tenant's auto-recharge: the settings (None where never set) and the state."""
+
+    enabled: bool
+    status: str  # off | active | retrying | suspended
+    amount: Money | None
+    trigger: Money | None
+    payment_method_id: str | None
+    currency: str
+    failures: int
+    next_retry_at: datetime | None
+    in_flight: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RechargeAttempt:
+    """The last recharge charge tried."""
+
+    id: str
+    status: str
+    amount: Money
+    error_code: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    transaction_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RechargeSettings(RechargeSummary):
+    """The settings endpoint's answer: the summary and the last attempt."""
+
+    last_attempt: RechargeAttempt | None = None
 
 
 def save_settings(
     rt: Runtime, who: Principal, tenant_id: str, *, enabled: bool, amount: Any = None,
     trigger: Any = None, payment_method_id: str | None = None,
-) -> dict[str, Any]:
+) -> RechargeSettings:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     with write_tx(rt.engine) as conn:
         tenant = tenants.lock(conn, tenant_id)
@@ -63,10 +104,7 @@ def _check(
         raise ValidationError("amount must be positive")
     if not enabled:
         return
-    violation = limit_violation(amount, tenant.currency, rt.purchase_limits(tenant.currency, conn))
-    if violation:
-        code, message = violation.split(":", 1)
-        raise (BelowMinimum if code == "below_minimum" else AboveMaximum)(f"amount: {message}")
+    check_limits(amount, tenant.currency, rt.purchase_limits(tenant.currency, conn), field="amount")
     refusal = purchase_refusal(
         TenantFacts(tenant.country, tenant.billing_country, tenant.billing_mode,
                     tenant.purchase_mitigation, tenant.partner_funded),
@@ -78,7 +116,7 @@ def _check(
         raise NotFound(f"payment method {pm_id} not found")
 
 
-def settings_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+def settings_view(rt: Runtime, who: Principal, tenant_id: str) -> RechargeSettings:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     with read_tx(rt.engine) as conn:
         tenant = tenants.get(conn, tenant_id)
@@ -87,31 +125,28 @@ def settings_view(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]
         return _view(conn, tenant)
 
 
-def _view(conn: Connection, tenant: Tenant) -> dict[str, Any]:
-    out = summary(conn, tenant)
+def _attempt(last: Attempt, currency: str) -> RechargeAttempt:
+    return RechargeAttempt(last.id, last.status, Money(last.amount, currency), last.error_code, last.created_at,
+                           last.completed_at, last.transaction_id)
+
+
+def _view(conn: Connection, tenant: Tenant) -> RechargeSettings:
     row = recharge_db.get(conn, tenant.id)
     last = payments.get_attempt(conn, row.last_attempt_id) if row and row.last_attempt_id else None
-    out["last_attempt"] = None if last is None else {
-        "id": last.id, "status": last.status, "amount": format_micros(last.amount, minor_units(tenant.currency)),
-        "error_code": last.error_code, "created_at": iso(last.created_at),
-        "completed_at": iso(last.completed_at) if last.completed_at else None,
-        "transaction_id": str(last.transaction_id) if last.transaction_id else None,
-    }
-    return out
+    state = summary(conn, tenant)
+    return RechargeSettings(**{f.name: getattr(state, f.name) for f in fields(RechargeSummary)},
+                            last_attempt=None if last is None else _attempt(last, tenant.currency))
 
 
-def summary(conn: Connection, tenant: Tenant) -> dict[str, Any]:
+def summary(conn: Connection, tenant: Tenant) -> RechargeSummary:
     """The settings and state, as the balance view and the settings endpoint show them."""
     row = recharge_db.get(conn, tenant.id)
     if row is None:
-        return {"enabled": False, "status": "off", "amount": None, "trigger": None,
-                "payment_method_id": None, "currency": tenant.currency, "failures": 0,
-                "next_retry_at": None, "in_flight": False}
-    p, digits = row.policy, minor_units(tenant.currency)
-    return {
-        "enabled": p.enabled, "status": p.status, "amount": format_micros(p.amount, digits),
-        "trigger": format_micros(p.trigger, digits), "payment_method_id": p.payment_method_id,
-        "currency": tenant.currency, "failures": p.failures,
-        "next_retry_at": iso(p.next_retry_at) if p.next_retry_at else None,
-        "in_flight": row.in_flight_attempt_id is not None,
-    }
+        return RechargeSummary(enabled=False, status="off", amount=None, trigger=None, payment_method_id=None,
+                               currency=tenant.currency, failures=0, next_retry_at=None, in_flight=False)
+    p, currency = row.policy, tenant.currency
+    return RechargeSummary(
+        enabled=p.enabled, status=p.status, amount=Money(p.amount, currency), trigger=Money(p.trigger, currency),
+        payment_method_id=p.payment_method_id, currency=currency, failures=p.failures,
+        next_retry_at=p.next_retry_at, in_flight=row.in_flight_attempt_id is not None,
+    )

@@ -45,11 +45,11 @@ from ...domain.money import format_micros, minor_units
 from ...domain.rating import Deck, NoRate, RatingIndex, epoch_seconds, price_call
 from ...domain.rating.layers import Diff, PriceRow, diff
 from ...errors import Conflict, NotFound, ValidationError
+from ...formatting import iso
 from ...rating_import import deck_to_json
 from ..access.principal import Principal, require_operator
 from ..calls.priority import yielding
 from ..clock import FixedClock
-from ..ledger.funds import iso
 from ..runtime import Runtime
 from .rating import parse_deck
 from .rating_live import gc_paused, live_index

@@ -21,14 +21,12 @@ from ...domain.numbers import InvalidNumber, parse_number
 from ...domain.rating import (
     Deck,
     DeckError,
-    NoRate,
     RatedCall,
     RatingError,
     RatingIndex,
     price_call,
 )
-from ...errors import NoRate as NoRateProblem
-from ...errors import NotFound, ValidationError
+from ...errors import NotFound, ValidationError, from_rating
 from ...rating_import import load_cgrates_files, load_ratecard, update_cgrates_files
 from ..access.principal import Principal, require_tenant
 from ..runtime import Runtime
@@ -114,10 +112,8 @@ def quote(
         rated = price_call(rating_index(rt), rating_key=rating_key, category=category,
                            subject=subject or "*any", number=rate_digits(destination),
                            started_at=started_at, duration_s=duration_seconds, currency=currency)
-    except NoRate as exc:
-        raise NoRateProblem(str(exc)) from None
     except RatingError as exc:
-        raise ValidationError(str(exc)) from None
+        raise from_rating(exc) from None
     return quote_body(rated)
 
 

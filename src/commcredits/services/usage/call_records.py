@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...domain.funding import CALL_TYPES
+from ...errors import RecordRejected
 
 MAX_DURATION_S = 7 * 86_400
 MAX_ID = 100  # characters of a record id
@@ -57,15 +58,15 @@ def _text(raw: Mapping[str, Any], key: str, *, required: bool, limit: int = 200)
     value = raw.get(key)
     if value is None or value == "":
         if required:
-            raise ValueError(f"missing_field:{key} is required")
+            raise RecordRejected("missing_field", f"{key} is required")
         return None
     if type(value) is not str:  # strict: a JSON number, object or list is not text
-        raise ValueError(f"invalid_field:{key} must be a string, not {_json_type(value)}")
+        raise RecordRejected("invalid_field", f"{key} must be a string, not {_json_type(value)}")
     text = value.strip()
     if len(text) > limit:
-        raise ValueError(f"invalid_field:{key} is longer than {limit} characters")
+        raise RecordRejected("invalid_field", f"{key} is longer than {limit} characters")
     if not storable(text):
-        raise ValueError(f"invalid_field:{key} is not valid text (NUL or a lone surrogate)")
+        raise RecordRejected("invalid_field", f"{key} is not valid text (NUL or a lone surrogate)")
     return text
 
 
@@ -94,7 +95,7 @@ def storable(text: str) -> bool:
 def _call_start(value: Any) -> datetime:
     instant = parse_instant(value)
     if not EARLIEST <= instant <= LATEST:
-        raise ValueError(f"invalid_time:started_at {value!r} is out of range")
+        raise RecordRejected("invalid_time", f"started_at {value!r} is out of range")
     return instant
 
 
@@ -102,32 +103,32 @@ def parse_instant(value: Any) -> datetime:
     if isinstance(value, datetime):
         instant = value
     elif type(value) is not str:
-        raise ValueError(f"invalid_time:started_at must be an ISO 8601 string, not {_json_type(value)}")
+        raise RecordRejected("invalid_time", f"started_at must be an ISO 8601 string, not {_json_type(value)}")
     elif len(value) > 64:
-        raise ValueError("invalid_time:started_at is longer than 64 characters")
+        raise RecordRejected("invalid_time", "started_at is longer than 64 characters")
     else:
         try:
             instant = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"invalid_time:started_at {value!r} is not an ISO 8601 time") from None
+            raise RecordRejected("invalid_time", f"started_at {value!r} is not an ISO 8601 time") from None
     if instant.tzinfo is None:
-        raise ValueError(f"invalid_time:started_at {value!r} has no time zone (add Z for UTC)")
+        raise RecordRejected("invalid_time", f"started_at {value!r} has no time zone (add Z for UTC)")
     try:
         return instant.astimezone(UTC)
     except OverflowError:  # "0001-01-01T00:00:00+01:00" is before the first instant a datetime holds
-        raise ValueError(f"invalid_time:started_at {value!r} is out of range") from None
+        raise RecordRejected("invalid_time", f"started_at {value!r} is out of range") from None
 
 
 def parse_duration(value: Any) -> int:
     if value is None or value == "":
-        raise ValueError("missing_field:duration_seconds is required")
+        raise RecordRejected("missing_field", "duration_seconds is required")
     if type(value) is not int:  # strict: not "60", 60.0 or true
-        raise ValueError(f"invalid_duration:duration_seconds must be a whole number, not {_json_type(value)}")
+        raise RecordRejected("invalid_duration", f"duration_seconds must be a whole number, not {_json_type(value)}")
     if value < 0:
-        raise ValueError("negative_duration:duration_seconds is negative" if value < -MAX_DURATION_S
-                         else f"negative_duration:duration_seconds {value} is negative")
+        raise RecordRejected("negative_duration", "duration_seconds is negative" if value < -MAX_DURATION_S
+                             else f"duration_seconds {value} is negative")
     if value > MAX_DURATION_S:
-        raise ValueError(f"invalid_duration:duration_seconds is longer than a week ({MAX_DURATION_S})")
+        raise RecordRejected("invalid_duration", f"duration_seconds is longer than a week ({MAX_DURATION_S})")
     return value
 
 
@@ -139,7 +140,7 @@ def parse_record(raw: Mapping[str, Any]) -> CallRecord | Rejected:
     try:
         call_type = _text(raw, "call_type", required=True) or ""
         if call_type not in CALL_TYPES:
-            raise ValueError(f"invalid_call_type:call_type {call_type!r} is not one of {', '.join(CALL_TYPES)}")
+            raise RecordRejected("invalid_call_type", f"call_type {call_type!r} is not one of {', '.join(CALL_TYPES)}")
         return CallRecord(
             id=record_id, tenant_id=_text(raw, "tenant_id", required=True, limit=36) or "",
             call_type=call_type, caller=_text(raw, "caller", required=False, limit=32) or "",
@@ -150,9 +151,8 @@ def parse_record(raw: Mapping[str, Any]) -> CallRecord | Rejected:
             organizer_id=_text(raw, "organizer_id", required=False, limit=36),
             call_id=_text(raw, "call_id", required=False), conference_id=_text(raw, "conference_id", required=False),
         )
-    except ValueError as exc:
-        code, _, detail = str(exc).partition(":")
-        return Rejected(record_id, code, detail)
+    except RecordRejected as exc:  # the one place a record's reason is read
+        return Rejected(record_id, exc.code, exc.detail)
 
 
 def _record_id(value: Any) -> str | Rejected:
