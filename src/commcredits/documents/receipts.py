@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..config import Settings
 from ..db.receipts import Receipt
-from ..domain.money import format_micros, minor_units
+from ..domain.money import Money
 from ..formatting import when
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -33,7 +33,7 @@ def _facts(r: Receipt, seller: Settings | None, zone: str) -> dict[str, Any]:
     address = [line.strip() for line in seller.seller_address.replace(" | ", "\n").splitlines() if line.strip()]
     return {
         "issued": when(r.issued_at, zone),
-        "amount": format_micros(r.amount, minor_units(r.currency)),
+        "amount": Money(r.amount, r.currency).text,
         "description": _DESCRIPTIONS[r.kind],
         "seller": seller.seller_name, "seller_address": address, "tax_id": seller.seller_tax_id,
     }

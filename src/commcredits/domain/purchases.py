@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .money import MICROS, format_micros, minor_units
+from .money import MICROS, Money
 from .regions import same_region
 
 DEFAULT_MINIMUM = 50 * MICROS
@@ -55,13 +55,10 @@ class LimitBreach:
 
 def limit_breach(amount: int, currency: str, limits: PurchaseLimits) -> LimitBreach | None:
     """The side of the purchase limits `amount` falls outside, or None when it is fine."""
-    digits = minor_units(currency)
     if amount < limits.minimum:
-        return LimitBreach("below_minimum",
-                           f"the minimum purchase is {format_micros(limits.minimum, digits)} {currency}")
+        return LimitBreach("below_minimum", f"the minimum purchase is {Money(limits.minimum, currency)} {currency}")
     if amount > limits.maximum:
-        return LimitBreach("above_maximum",
-                           f"the maximum purchase is {format_micros(limits.maximum, digits)} {currency}")
+        return LimitBreach("above_maximum", f"the maximum purchase is {Money(limits.maximum, currency)} {currency}")
     return None
 
 
