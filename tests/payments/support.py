@@ -10,22 +10,18 @@ from typing import Any
 from sqlalchemy import func, select
 from tests.as_json import funds, recharge_settings
 from tests.as_json.balances import balance_view
+from tests.state_machines import DECLINE as DECLINE
+from tests.state_machines import EXPIRED as EXPIRED
+from tests.state_machines import GOOD, new_tenant, save_card
 
 from commcredits.db.schema import lots, payment_attempts
 from commcredits.db.schema_notify import outbox
 from commcredits.domain.money import MICROS
-from commcredits.errors import DuplicateCard
 from commcredits.payments.sandbox import SandboxGateway
-from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.ledger.balance_events import balance_changed
-from commcredits.services.payments import payment_methods
 from commcredits.services.runtime import Runtime
 from commcredits.services.usage.usage_charges import charge_usage
-
-GOOD = "4242424242424242"
-DECLINE = "4000000000000002"
-EXPIRED = "4000000000000069"
 
 
 class Shop:
@@ -33,16 +29,11 @@ class Shop:
         self.rt = rt
         assert isinstance(rt.gateway, SandboxGateway)
         self.gateway: SandboxGateway = rt.gateway
-        self.tid = tenant_svc.create_tenant(rt, OPERATOR, name="Fabrikam", country="US", currency="USD",
-                                            billing_country="US").id
+        self.tid = new_tenant(rt, name="Fabrikam", country="US", currency="USD")
 
     def card(self, number: str = GOOD) -> str:
         """A saved card with this number: a new one, or the one saved before (duplicates are refused)."""
-        try:
-            return payment_methods.add_payment_method(self.rt, OPERATOR, self.tid, card_number=number,
-                                                      exp_month=12, exp_year=2035, cvc="123").id
-        except DuplicateCard as exc:
-            return str(exc.extra["payment_method_id"])
+        return save_card(self.rt, self.tid, number, exp_year=2035)
 
     def buy(self, amount: str, pm: str | None = None, key: str | None = None) -> tuple[int, dict[str, Any]]:
         return funds.add_funds(self.rt, OPERATOR, self.tid, amount=amount, payment_method_id=pm or self.card(),

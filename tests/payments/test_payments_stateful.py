@@ -8,45 +8,31 @@ faults clear and a minute passes, charged == credited exactly. On SQLite and Pos
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from sqlalchemy import Engine, func, select
-from tests.conftest import START, _truncate
-from tests.payments.support import DECLINE, EXPIRED, GOOD, Shop
+from hypothesis.stateful import invariant, rule
+from sqlalchemy import func, select
+from tests.payments.support import Shop
+from tests.state_machines import DECLINE, EXPIRED, GOOD, DatabaseMachine, run_machine
 
-from commcredits.config import Settings
-from commcredits.db.engine import make_engine
 from commcredits.db.schema import lots, payment_attempts
 from commcredits.domain.money import format_micros
 from commcredits.errors import PaymentFailed
 from commcredits.services import jobs
-from commcredits.services.clock import FixedClock
 from commcredits.services.ledger import audit
-from commcredits.services.runtime import Runtime
 
 amounts = st.integers(min_value=50, max_value=300).map(lambda u: format_micros(u * 1_000_000, 2))
 usage = st.integers(min_value=0, max_value=250_00).map(lambda c: format_micros(c * 10_000, 2))
 CARDS = {"good": GOOD, "soft": DECLINE, "hard": EXPIRED}
 
 
-class PaymentsMachine(RuleBasedStateMachine):
-    engine: Engine
-
+class PaymentsMachine(DatabaseMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FixedClock(START)
-        rt = Runtime.from_settings(Settings(sandbox=True), engine=self.engine)
-        rt.clock = self.clock
-        if self.engine.dialect.name != "sqlite":
-            _truncate(self.engine)
-        self.shop = Shop(rt)
+        self.shop = Shop(self.rt)
         self.cards = {kind: self.shop.card(number) for kind, number in CARDS.items()}
         self.keys: list[tuple[str, str, str]] = []
 
@@ -132,28 +118,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         assert audit.audit(self.shop.rt)[1] == []
 
 
-def run(machine: type[PaymentsMachine], examples: int) -> None:
-    test = machine.TestCase
-    test.settings = settings(max_examples=examples, stateful_step_count=20, deadline=None,
-                             suppress_health_check=list(HealthCheck))
-    test().runTest()
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_payments_state_machine(backend: str, request: pytest.FixtureRequest, sqlite_template: Path) -> None:
-    if backend == "postgres":
-        PaymentsMachine.engine = request.getfixturevalue("pg_engine")
-        run(PaymentsMachine, 12)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        class Fresh(PaymentsMachine):
-            def __init__(self) -> None:
-                path = Path(tmp) / f"db{id(self)}.db"
-                shutil.copy(sqlite_template, path)
-                type(self).engine = make_engine(f"sqlite:///{path}")
-                super().__init__()
-
-            def teardown(self) -> None:
-                self.engine.dispose()
-
-        run(Fresh, 22)
+    run_machine(PaymentsMachine, backend, request, sqlite_template,
+                examples=22 if backend == "sqlite" else 12, steps=20)

@@ -4,32 +4,22 @@ reference model, and checks every invariant after every step, on SQLite and Post
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from sqlalchemy import Engine
+from hypothesis.stateful import invariant, precondition, rule
 from tests.as_json import balances, funds
-from tests.conftest import START, _truncate
+from tests.state_machines import DECLINE, GOOD, DatabaseMachine, new_tenant, run_machine, save_card
 
-from commcredits.config import Settings
-from commcredits.db.engine import make_engine
 from commcredits.domain.lots import expiry_for
 from commcredits.domain.money import format_micros
 from commcredits.errors import IdempotencyConflict
 from commcredits.services import jobs
-from commcredits.services.access import tenants
 from commcredits.services.access.principal import OPERATOR
-from commcredits.services.clock import FixedClock
 from commcredits.services.ledger import audit
-from commcredits.services.payments import payment_methods
-from commcredits.services.runtime import Runtime
 from commcredits.services.usage.usage_charges import charge_usage
 
 cents = st.integers(min_value=5_000, max_value=60_000).map(lambda c: c * 10_000)
@@ -70,20 +60,13 @@ class Model:
         self.deficit += amount
 
 
-class LedgerMachine(RuleBasedStateMachine):
-    engine: Engine
-
+class LedgerMachine(DatabaseMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.clock = FixedClock(START)
-        self.rt = Runtime.from_settings(Settings(sandbox=True), engine=self.engine)
-        self.rt.clock = self.clock
-        _truncate_or_fresh(self.engine)
-        self.tid = tenants.create_tenant(self.rt, OPERATOR, name="T", country="GB", currency="GBP",
-                                         billing_country="GB").id
-        card = lambda n: payment_methods.add_payment_method(  # noqa: E731
-            self.rt, OPERATOR, self.tid, card_number=n, exp_month=12, exp_year=2040, cvc="123").id
-        self.good, self.bad = card("4242424242424242"), card("4000000000000002")
+        self.tid = new_tenant(self.rt, name="T", country="GB", currency="GBP")
+        # the clock moves up to 200 days a step: cards that outlive the run
+        self.good = save_card(self.rt, self.tid, GOOD, exp_year=2040)
+        self.bad = save_card(self.rt, self.tid, DECLINE, exp_year=2040)
         self.model = Model()
         self.keys: dict[str, tuple[str, dict[str, object]]] = {}
         self.calls: list[str] = []
@@ -153,36 +136,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert violations == []
 
 
-def _truncate_or_fresh(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        _truncate(engine)
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_ledger_state_machine(backend: str, request: pytest.FixtureRequest, sqlite_template: Path) -> None:
-    examples = 60 if backend == "sqlite" else 25
-    if backend == "postgres":
-        engine = request.getfixturevalue("pg_engine")
-        LedgerMachine.engine = engine
-        run(examples)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        # each example starts from an empty copy of the migrated template
-        class Fresh(LedgerMachine):
-            def __init__(self) -> None:
-                path = Path(tmp) / f"db{id(self)}.db"
-                shutil.copy(sqlite_template, path)
-                type(self).engine = make_engine(f"sqlite:///{path}")
-                super().__init__()
-
-            def teardown(self) -> None:
-                self.engine.dispose()
-
-        run(examples, Fresh)
-
-
-def run(examples: int, machine: type[LedgerMachine] = LedgerMachine) -> None:
-    test = machine.TestCase
-    test.settings = settings(max_examples=examples, stateful_step_count=25, deadline=None,
-                             suppress_health_check=list(HealthCheck))
-    test().runTest()
+    run_machine(LedgerMachine, backend, request, sqlite_template,
+                examples=60 if backend == "sqlite" else 25, steps=25)
