@@ -60,7 +60,13 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
             results[i] = exc
     locked = usage.lock_tenants(conn, tenant_ids)
     if conn.dialect.name != "sqlite":  # re-read under the locks: another process may have settled
-        rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
+        # (a new call's authorize that found no hold needs no second look: if another process
+        # stores one meanwhile, this batch's insert fails on the call id and its requests run
+        # again one by one, reading it)
+        again = [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)
+                 and (not isinstance(j.request, AuthorizeRequest) or j.request.call_id in rows)]
+        if again:
+            rows = _reservations(conn, again)
     changed = _charge_records(batch, jobs, results, locked)
     changed += _settle(batch, jobs, results, rows, locked)
     if any(job.kind in ("authorize", "extend") for job in jobs):
