@@ -46,3 +46,10 @@ def test_iso_is_utc_with_a_z() -> None:
     tokyo = timezone(timedelta(hours=9))
     assert iso(datetime(2026, 1, 1, 9, 0, tzinfo=tokyo)) == "2026-01-01T00:00:00Z"
     assert iso(datetime(2026, 1, 1, 9, 0, 0, 250_000, tzinfo=tokyo)) == "2026-01-01T00:00:00.250000Z"
+
+
+@pytest.mark.parametrize(("text", "too_many"), [("1.234", True), ("1.2345678", True), ("9" * 40, False), ("1e3", False), ("-1", False)])
+def test_a_refusal_says_whether_only_the_decimals_were_too_many(text: str, too_many: bool) -> None:
+    with pytest.raises(MoneyError) as caught:
+        parse_micros(text, max_decimals=2)
+    assert caught.value.too_many_decimals is too_many

@@ -45,11 +45,14 @@ _KNOWN_CURRENCIES = frozenset(
 
 
 class MoneyError(ValueError):
-    """An amount or currency that cannot be accepted; `code` is the API error code."""
+    """An amount or currency that cannot be accepted; `code` is the API error code and
+    `too_many_decimals` says the text is a money string with more decimals than allowed (a
+    form then says how many the currency has)."""
 
-    def __init__(self, message: str, code: str = "validation_error") -> None:
+    def __init__(self, message: str, code: str = "validation_error", *, too_many_decimals: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.too_many_decimals = too_many_decimals
 
 
 def minor_units(currency: str) -> int:
@@ -86,7 +89,7 @@ def parse_micros(text: str, *, max_decimals: int = 6) -> int:
                          'one "." and no sign, exponent, "_", spaces or digit grouping')
     whole, frac = match.group(1), match.group(2) or ""
     if len(frac) > max_decimals:
-        raise MoneyError(f"{text!r} has more than {max_decimals} decimals")
+        raise MoneyError(f"{text!r} has more than {max_decimals} decimals", too_many_decimals=True)
     units = int(whole)  # at most MAX_MONEY_TEXT ASCII digits: cheap
     if units >= MAX_AMOUNT_UNITS:
         raise MoneyError(f"{text!r} is too large: the limit is below {MAX_AMOUNT_UNITS:,}")

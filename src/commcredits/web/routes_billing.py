@@ -92,7 +92,7 @@ def typed_amount(p: TenantPage, text: str, field: str, what: str, *, required: b
         if value:
             parse_micros(value, max_decimals=minor_units(currency))
     except (AmountFormatError, MoneyError) as exc:
-        if isinstance(exc, MoneyError) and "decimals" in str(exc):
+        if isinstance(exc, MoneyError) and exc.too_many_decimals:
             raise FormProblem(field, f"The {what} has too many decimals",
                               f"{currency} amounts have at most {minor_units(currency)} decimals") from None
         raise FormProblem(field, f"The {what} is not an amount",
