@@ -14,7 +14,7 @@ import uvicorn
 from .app import create_app
 from .config import DEFAULT_DATABASE_URL
 from .services import bootstrap, jobs
-from .services.demo import seed_demo
+from .services.demo import DemoSeed, seed_demo
 from .services.runtime import Runtime
 
 log = logging.getLogger("commcredits.jobs")
@@ -42,7 +42,7 @@ def print_operator_token(rt: Runtime, token: str | None) -> None:
     print(f"  a new one: {env}{exe} tokens create-operator")
 
 
-def print_demo(seeded: dict[str, str], base: str) -> None:
+def print_demo(seeded: DemoSeed, base: str) -> None:
     print(f"demo tenant {seeded['tenant_id']}: admin {seeded['admin_email']}")
     print(f"  admin token: {seeded['admin_token']}")
     auth = f"Authorization: Bearer {seeded['admin_token']}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from tests.as_json import funds
+from tests.as_json import funds, reports
 from tests.conftest import SHARED
 
 from commcredits.db.engine import read_tx
@@ -17,7 +17,6 @@ from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
-from commcredits.services.usage import reports
 from commcredits.services.usage.charging import charge_records
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.as_json import balances
+from tests.as_json import balances, rerate
 from tests.services.test_charging_stories import World
 
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.ledger import audit
-from commcredits.services.rating import rating, rerate
+from commcredits.services.rating import rating
 
 HEADER = "category,prefix,destination,rate_per_minute,connection_fee,initial_increment,next_increment,effective_from\n"
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from tests.as_json import balances, funds
+from tests.as_json import balances, funds, reports
 from tests.conftest import SHARED
 
 from commcredits.services.access import tenants as tenant_svc
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.payments import payment_methods
 from commcredits.services.rating import rating
-from commcredits.services.usage import reports
 from commcredits.services.usage.charging import charge_records
 
 AT = datetime(2026, 1, 14, 15, 0, tzinfo=UTC)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..services.notify import notifications
+from ..views import notify as views
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import Code
 
@@ -25,24 +26,24 @@ class WebhookIn(BaseModel):
 def list_notifications(
     tid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
-    return notifications.list_notifications(rt, who, tid, cursor=cursor, limit=limit)
+    return views.notification_page_out(notifications.list_notifications(rt, who, tid, cursor=cursor, limit=limit))
 
 
 @router.post("/webhooks", status_code=201)
 def register_webhook(tid: str, body: WebhookIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return notifications.register_webhook(rt, who, tid, url=body.url, events=body.events)
+    return views.new_webhook_out(notifications.register_webhook(rt, who, tid, url=body.url, events=body.events))
 
 
 @router.get("/webhooks")
 def list_webhooks(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return notifications.list_webhooks(rt, who, tid)
+    return views.webhook_list_out(notifications.list_webhooks(rt, who, tid))
 
 
 @router.get("/webhooks/{wid}/deliveries")
 def list_deliveries(
     tid: str, wid: str, rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
-    return notifications.list_deliveries(rt, who, tid, wid, cursor=cursor, limit=limit)
+    return views.delivery_page_out(notifications.list_deliveries(rt, who, tid, wid, cursor=cursor, limit=limit))
 
 
 @router.delete("/webhooks/{wid}", status_code=204)

@@ -13,6 +13,7 @@ from ..domain.lots import add_months
 from ..errors import NotFound, ValidationError
 from ..services import jobs
 from ..services.access.principal import require_operator
+from ..views.jobs import clock_move_out, jobs_run_out
 from .deps import PrincipalDep, RuntimeDep
 from .schemas import ClockIn
 
@@ -40,7 +41,7 @@ def apply_duration(start: Any, text: str) -> Any:
 @router.post("/v1/jobs/run")
 def run_jobs(rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     require_operator(who)
-    return jobs.run_due_jobs(rt)
+    return jobs_run_out(jobs.run_due_jobs(rt))
 
 
 @router.post("/v1/sandbox/clock")
@@ -59,7 +60,7 @@ def move_clock(body: ClockIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, An
         target = apply_duration(rt.clock.now(), body.advance or "")
     if not 2000 <= target.year <= 9000:
         raise ValidationError("the sandbox clock stays between the years 2000 and 9000")
-    return jobs.move_clock(rt, target)
+    return clock_move_out(jobs.move_clock(rt, target))
 
 
 @router.get("/healthz", include_in_schema=False)

@@ -14,6 +14,7 @@ from ..errors import ValidationError
 from ..services.access.principal import require_operator
 from ..services.rating import rate_decks, rating, rerate
 from ..services.rating import tenant_rates as tenant_price_list
+from ..views.rating import price_list_csv, price_page_out, rerate_out
 from .deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["rating"])
@@ -103,9 +104,9 @@ def tenant_rates(
     """The prices the tenant pays now (admins of the tenant, the operator)."""
     prices = tenant_price_list.tenant_rates(rt, who, tid, destination=destination, q=q)
     if format == "csv":
-        return StreamingResponse(tenant_price_list.csv_lines(prices), media_type="text/csv",
+        return StreamingResponse(price_list_csv(prices), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="rates.csv"'})
-    return {"currency": prices.currency, **tenant_price_list.page(prices, limit=limit, cursor=cursor)}
+    return price_page_out(tenant_price_list.page(prices, limit=limit, cursor=cursor))
 
 
 @router.get("/rates/quote")
@@ -132,4 +133,4 @@ class RerateIn(BaseModel):
 @router.post("/rerate")
 def rerate_period(body: RerateIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     """Price a period's calls again with the decks now in force; differences become new transactions."""
-    return rerate.rerate(rt, who, start=body.start, end=body.end, tenant_id=body.tenant_id)
+    return rerate_out(rerate.rerate(rt, who, start=body.start, end=body.end, tenant_id=body.tenant_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response, StreamingResponse
 
 from ..services.usage import reports, usage_export
+from ..views.usage import funding_advice_out, usage_page_out
 from .deps import Cursor, PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1/tenants/{tid}", tags=["reports"])
@@ -44,9 +45,9 @@ def usage(
 ) -> dict[str, Any] | Response:
     """One row per call with the PSTN usage report's columns; `format=csv|xlsx` exports every match."""
     if format == "json":
-        return reports.usage_page(
+        return usage_page_out(reports.usage_page(
             rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type, cursor=cursor, limit=limit
-        )
+        ))
     export = usage_export.open_export(rt, who, tid, start=start, end=end, user_id=user_id, call_type=call_type)
     name = export_name(tid, start, end, rt.clock.now())
     if format == "csv":
@@ -58,4 +59,4 @@ def usage(
 
 @router.get("/funding-advice")
 def funding_advice(tid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return reports.funding_advice(rt, who, tid)
+    return funding_advice_out(reports.funding_advice(rt, who, tid))

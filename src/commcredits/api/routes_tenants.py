@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from ..domain.money import Money
 from ..errors import ValidationError
 from ..services.access import tenants as svc
+from ..views.tenants import token_out
 from . import routes_spend
 from .deps import Cursor, Limit, PrincipalDep, RuntimeDep
 from .schemas import SwitchTokenIn, TenantIn, TenantPatch, UserIn, tenant_out, user_out
@@ -18,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["tenants"])
 @router.post("/tenants", status_code=201)
 def create_tenant(body: TenantIn, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
     tenant = svc.create_tenant(rt, who, **body.model_dump())
-    return tenant_out(tenant, 0, svc.purchase_status(rt, tenant))
+    return tenant_out(tenant, Money(0, tenant.currency), svc.purchase_status(rt, tenant))
 
 
 @router.get("/tenants")
@@ -26,8 +28,8 @@ def list_tenants(
     rt: RuntimeDep, who: PrincipalDep, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:
     rows = svc.tenant_summaries(rt, who, after=cursor, limit=limit + 1)
-    items = [tenant_out(t, bal, status) for t, bal, status in rows[:limit]]
-    return {"items": items, "next_cursor": rows[limit - 1][0].id if len(rows) > limit else None}
+    items = [tenant_out(s.tenant, s.balance, s.purchase) for s in rows[:limit]]
+    return {"items": items, "next_cursor": rows[limit - 1].tenant.id if len(rows) > limit else None}
 
 
 @router.get("/tenants/{tid}")
@@ -64,7 +66,7 @@ def patch_user(tid: str, uid: str, body: routes_spend.UserPatchIn, rt: RuntimeDe
 
 @router.post("/tenants/{tid}/users/{uid}/tokens", status_code=201)
 def user_token(tid: str, uid: str, rt: RuntimeDep, who: PrincipalDep) -> dict[str, Any]:
-    return svc.issue_user_token(rt, who, tid, uid)
+    return token_out(svc.issue_user_token(rt, who, tid, uid))
 
 
 @router.post("/tokens", status_code=201)
@@ -73,7 +75,7 @@ def switch_token(body: SwitchTokenIn, rt: RuntimeDep, who: PrincipalDep) -> dict
         raise ValidationError(
             "only switch tokens are issued here; user tokens come from /v1/tenants/{tid}/users/{uid}/tokens"
         )
-    return svc.issue_switch_token(rt, who, tenant_id=body.tenant_id)
+    return token_out(svc.issue_switch_token(rt, who, tenant_id=body.tenant_id))
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

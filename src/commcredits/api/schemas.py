@@ -9,8 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from ..db.payments import PaymentMethod
 from ..db.tenants import Tenant, User
-from ..domain.money import format_micros, minor_units
+from ..domain.money import Money
 from ..formatting import iso
+from ..services.access.tenants import PurchaseStatus
+from ..views.tenants import purchase_status_out
 
 
 def _storable(value: str) -> str:
@@ -108,7 +110,9 @@ class ClockIn(In):
     advance: str | None = Field(default=None, max_length=40, description="ISO 8601 duration such as P13M or PT1H")
 
 
-def tenant_out(t: Tenant, balance: int | None = None, purchase_status: dict[str, Any] | None = None) -> dict[str, Any]:
+def tenant_out(
+    t: Tenant, balance: Money | None = None, purchase_status: PurchaseStatus | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": t.id, "name": t.name, "country": t.country, "currency": t.currency,
         "billing_country": t.billing_country, "timezone": t.timezone,
@@ -117,9 +121,9 @@ def tenant_out(t: Tenant, balance: int | None = None, purchase_status: dict[str,
         "created_at": iso(t.created_at),
     }
     if balance is not None:
-        out["balance"] = format_micros(balance, minor_units(t.currency))
+        out["balance"] = str(balance)
     if purchase_status is not None:
-        out["purchase_status"] = purchase_status
+        out["purchase_status"] = purchase_status_out(purchase_status)
     return out
 
 

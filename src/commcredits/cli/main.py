@@ -19,6 +19,7 @@ import typer
 
 from ..services import bootstrap, jobs
 from ..services.ledger import audit as audit_svc
+from ..views.jobs import jobs_run_out
 from .cdrs import cdrs_app
 from .common import emit, friendly, runtime
 from .funds import funds_app
@@ -101,7 +102,7 @@ def jobs_run(
     from datetime import UTC
 
     when = None if now is None else (now if now.tzinfo else now.replace(tzinfo=UTC))
-    emit(jobs.run_due_jobs(runtime(), when))
+    emit(jobs_run_out(jobs.run_due_jobs(runtime(), when)))
 
 
 @app.command()

@@ -150,10 +150,11 @@ def rates_rerate(
     Example: commcredits rates rerate --from 2026-01-01 --to 2026-02-01
     """
     from ..services.rating import rerate
+    from ..views.rating import rerate_out
 
     @friendly
     def run() -> None:
         aware = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)]
-        emit(rerate.rerate(runtime(), OPERATOR, start=aware[0], end=aware[1], tenant_id=tenant))
+        emit(rerate_out(rerate.rerate(runtime(), OPERATOR, start=aware[0], end=aware[1], tenant_id=tenant)))
 
     run()

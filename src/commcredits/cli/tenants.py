@@ -8,7 +8,6 @@ import typer
 
 from ..services.access import tenants as tenant_svc
 from ..services.access.principal import OPERATOR
-from ..services.ledger import balances
 from .common import emit, friendly, runtime
 
 tenants_app = typer.Typer(help="Create, list and change tenants and their users.", no_args_is_help=True)
@@ -47,9 +46,10 @@ def tenants_list(limit: int = 100) -> None:
     Example: commcredits tenants list --limit 20
     """
     rt = runtime()
-    for tenant, balance, status in tenant_svc.tenant_summaries(rt, OPERATOR, after=None, limit=limit):
-        flag = "ok" if status["allowed"] else status["reason"]
-        amount = balances.money(balance, tenant.currency)
+    for summary in tenant_svc.tenant_summaries(rt, OPERATOR, after=None, limit=limit):
+        tenant, status = summary.tenant, summary.purchase
+        flag = "ok" if status.allowed else status.reason
+        amount = str(summary.balance)
         typer.echo(
             f"{tenant.id}  {tenant.name:30}  {amount:>14} {tenant.currency}  "
             f"{tenant.billing_mode}  purchase:{flag}"
@@ -89,7 +89,7 @@ def tenants_add_user(
                                   usage_location=usage_location, roles=role or [], licenses=license or [])
     out: dict[str, Any] = {"id": user.id, "email": user.email, "roles": list(user.roles)}
     if token:
-        out["token"] = tenant_svc.issue_user_token(rt, OPERATOR, tenant_id, user.id)["token"]
+        out["token"] = tenant_svc.issue_user_token(rt, OPERATOR, tenant_id, user.id).token
     emit(out)
 
 

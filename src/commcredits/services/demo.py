@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Table, select, update
 
@@ -21,6 +21,7 @@ from ..db import tenants as tenant_db
 from ..db import tokens as token_db
 from ..db.engine import read_tx, write_tx
 from ..db.schema import tenants, users
+from ..db.tenants import User
 from .access import tenants as tenant_svc
 from .access import web_auth
 from .access.principal import OPERATOR
@@ -42,7 +43,17 @@ DEMO_IDS = {
 DEMO_TENANT_ID = DEMO_IDS["tenant"]
 
 
-def seed_demo(rt: Runtime) -> dict[str, Any] | None:
+class DemoSeed(TypedDict):
+    """The demo tenant, its admin's e-mail and web password, and a fresh admin API token
+    (clear text, shown once)."""
+
+    tenant_id: str
+    admin_email: str
+    admin_token: str
+    admin_password: str
+
+
+def seed_demo(rt: Runtime) -> DemoSeed | None:
     """Create the demo tenant unless it exists; return its ids and a fresh admin token."""
     with read_tx(rt.engine) as conn:
         existing = conn.execute(select(tenants.c.id).where(tenants.c.name == DEMO_NAME)).scalar()
@@ -76,7 +87,7 @@ def seed_demo(rt: Runtime) -> dict[str, Any] | None:
     return _admin_token(rt, tenant.id)
 
 
-def _user(rt: Runtime, tenant_id: str, *, email: str, **fields: Any) -> Any:
+def _user(rt: Runtime, tenant_id: str, *, email: str, **fields: Any) -> User:
     made = tenant_svc.create_user(rt, OPERATOR, tenant_id, email=email, **fields)
     return replace(made, id=_fix_id(rt, users, made.id, DEMO_IDS[email]))
 
@@ -88,7 +99,7 @@ def _fix_id(rt: Runtime, table: Table, made: str, fixed: str) -> str:
     return fixed
 
 
-def _admin_token(rt: Runtime, tenant_id: str) -> dict[str, Any]:
+def _admin_token(rt: Runtime, tenant_id: str) -> DemoSeed:
     with write_tx(rt.engine) as conn:
         admin = tenant_db.user_by_email(conn, tenant_id, "admin@contoso.example")
         assert admin is not None

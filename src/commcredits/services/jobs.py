@@ -11,8 +11,9 @@ notifications read as if the service had been running all along.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from ..db import ledger, reservations, tenants
 from ..db import spend_controls as spend_db
@@ -22,12 +23,35 @@ from .billing.statements import issue_statements, next_month_start
 from .calls.call_control import expire_reservations
 from .clock import FixedClock, SandboxClock
 from .ledger.balance_events import balance_changed
-from .ledger.funds import iso
 from .ledger.ledger_ops import forfeit_lot
 from .notify import alerts, notifications
 from .notify.funds_expiring import next_reminder, remind_expiring_funds
 from .payments import auto_recharge
 from .runtime import Runtime
+
+
+class JobsRun(TypedDict):
+    """What one run of the due jobs did, as of `now`: a count per job, and the notification
+    dispatch's counts by channel and outcome (`{"emails": {"sent": 2}, "webhooks": {}}`)."""
+
+    now: datetime
+    recovered_payments: int
+    expired_lots: int
+    expired_reservations: int
+    statements_issued: int
+    recharge_retries: int
+    funds_expiring_reminders: int
+    spend_anomalies: int
+    notifications: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class ClockMove:
+    """The sandbox clock moved from `start` to `now`; `expired_lots` were swept on the way."""
+
+    start: datetime
+    now: datetime
+    expired_lots: int
 
 
 def sweep_expired(rt: Runtime, now: datetime) -> int:
@@ -51,10 +75,10 @@ def sweep_expired(rt: Runtime, now: datetime) -> int:
                 balance_changed(rt, tenant_id)  # after the commit: may fire auto-recharge
 
 
-def run_due_jobs(rt: Runtime, now: datetime | None = None) -> dict[str, Any]:
+def run_due_jobs(rt: Runtime, now: datetime | None = None) -> JobsRun:
     now = now or rt.clock.now()
     recovered = auto_recharge.recover(rt, now)  # attempts left pending first, then new work
-    return {"now": iso(now), "recovered_payments": recovered,
+    return {"now": now, "recovered_payments": recovered,
             "expired_lots": sweep_expired(rt, now),
             "expired_reservations": expire_reservations(rt, now),
             "statements_issued": issue_statements(rt, now),
@@ -73,7 +97,7 @@ def next_due(rt: Runtime, after: datetime) -> datetime | None:
     return min((i for i in instants if i is not None), default=None)
 
 
-def move_clock(rt: Runtime, target: datetime) -> dict[str, Any]:
+def move_clock(rt: Runtime, target: datetime) -> ClockMove:
     """Sandbox only: move the clock to `target`, running every job due on the way."""
     clock = rt.clock
     if not isinstance(clock, SandboxClock | FixedClock):
@@ -81,12 +105,12 @@ def move_clock(rt: Runtime, target: datetime) -> dict[str, Any]:
     start = clock.now()
     if target < start:
         raise ValidationError("the sandbox clock only moves forward")
-    totals = {"expired_lots": 0}
+    expired = 0
     instant = start
     while (due := next_due(rt, instant)) is not None and due <= target:
         clock.set(due)
-        totals["expired_lots"] += run_due_jobs(rt, due)["expired_lots"]
+        expired += run_due_jobs(rt, due)["expired_lots"]
         instant = due
     clock.set(target)
-    totals["expired_lots"] += run_due_jobs(rt, target)["expired_lots"]
-    return {"from": iso(start), "now": iso(target), **totals}
+    expired += run_due_jobs(rt, target)["expired_lots"]
+    return ClockMove(start, target, expired)

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from ..services.access import tenants as tenant_svc
-from ..services.ledger import balances
 from .render import PREFIX, page
 from .session import CheckedSessionDep, RuntimeDep, SessionDep, me
 
@@ -18,11 +17,12 @@ router = APIRouter(prefix="/operator")
 @router.get("")
 def tenants(rt: RuntimeDep, session: SessionDep, after: str = "", done: str = "") -> Response:
     rows = tenant_svc.tenant_summaries(rt, session.principal, after=after or None, limit=101)
-    items = [{"id": t.id, "name": t.name, "country": t.country, "billing_country": t.billing_country,
-              "currency": t.currency, "billing_mode": t.billing_mode,
-              "balance": balances.money(balance, t.currency), "purchase": status}
-             for t, balance, status in rows[:100]]
-    return page("operator.html", me=me(session), items=items, next_after=rows[99][0].id if len(rows) > 100 else None,
+    items = [{"id": s.tenant.id, "name": s.tenant.name, "country": s.tenant.country,
+              "billing_country": s.tenant.billing_country, "currency": s.tenant.currency,
+              "billing_mode": s.tenant.billing_mode, "balance": str(s.balance), "purchase": s.purchase}
+             for s in rows[:100]]
+    next_after = rows[99].tenant.id if len(rows) > 100 else None
+    return page("operator.html", me=me(session), items=items, next_after=next_after,
                 flash="Support mitigation recorded: the tenant may buy credits." if done == "mitigated" else None)
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from ..errors import CommCreditsError
 from ..services.rating import tenant_rates
+from ..views.rating import price_list_csv, price_page_out
 from .feedback import explain
 from .render import page
 from .session import ViewDep
@@ -41,8 +42,8 @@ def rates(p: ViewDep, q: Search = "", cursor: Cursor = "") -> Response:
     listing, error, status = None, None, 200
     try:
         prices = _lookup(p, q)
-        listing = tenant_rates.page(prices, limit=PAGE, cursor=cursor or None)
-        listing["total"] = len(prices.entries)
+        chunk = tenant_rates.page(prices, limit=PAGE, cursor=cursor or None)
+        listing = {**price_page_out(chunk), "total": chunk.total}
     except CommCreditsError as exc:
         error, status = explain("Calling rates", exc, {"q": "rates-q", "destination": "rates-q"}), exc.status
     return page("rates.html", status, **p.context("rates", listing=listing, q=q, error=error))
@@ -50,5 +51,5 @@ def rates(p: ViewDep, q: Search = "", cursor: Cursor = "") -> Response:
 
 @router.get("/rates/export")
 def rates_export(p: ViewDep, q: Search = "") -> Response:
-    return StreamingResponse(tenant_rates.csv_lines(_lookup(p, q)), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(price_list_csv(_lookup(p, q)), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": 'attachment; filename="calling-rates.csv"'})

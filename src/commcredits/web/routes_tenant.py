@@ -14,6 +14,7 @@ from ..services.access.tenants import LICENSES
 from ..services.billing import statements, subscriptions
 from ..services.notify import notifications
 from ..services.payments import recharge_settings
+from ..views.notify import notification_page_out
 from .feedback import explain
 from .forms import done, flash
 from .render import page
@@ -54,7 +55,8 @@ def save_licenses(p: FormDep, uid: str, licenses: Annotated[list[str] | None, Fo
 
 @router.get("/notifications")
 def notifications_page(p: ViewDep, cursor: str = "") -> Response:
-    listing = notifications.list_notifications(p.rt, p.who, p.tenant.id, cursor=cursor or None, limit=50)
+    listing = notification_page_out(
+        notifications.list_notifications(p.rt, p.who, p.tenant.id, cursor=cursor or None, limit=50))
     return page("notifications.html", **p.context("notifications", listing=listing))
 
 

@@ -22,6 +22,7 @@ from ..errors import CommCreditsError, ValidationError
 from ..services.access import tenants as tenant_svc
 from ..services.usage import reports, usage_view
 from ..services.usage import usage_export as exports
+from ..views.usage import funding_advice_out, usage_overview_out
 from .charts import calls_chart, charges_chart, forecast
 from .feedback import FormProblem, explain, form_error
 from .render import CALL_TYPE_NAMES, page
@@ -73,13 +74,14 @@ def usage(p: ViewDep, start: FromQ = "", end: ToQ = "", user_id: Short = "", cal
         first, last = period(p, start, end)
         filters.update({"from": first.isoformat(), "to": last.isoformat()})
         lo, hi = _bounds(p, first, last)
-        report = usage_view.usage_overview(rt, who, tid, start=lo, end=hi, user_id=user_id or None,
-                                           call_type=call_type or None, cursor=cursor or None, limit=50)
+        report = usage_overview_out(usage_view.usage_overview(
+            rt, who, tid, start=lo, end=hi, user_id=user_id or None, call_type=call_type or None,
+            cursor=cursor or None, limit=50))
     except FormProblem as exc:
         error, status, first, last = form_error("Usage report", exc), 422, None, None
     except CommCreditsError as exc:
         error, status, first, last = explain("Usage report", exc, {"call_type": "usage-type"}), exc.status, None, None
-    advice = reports.funding_advice(rt, who, tid)
+    advice = funding_advice_out(reports.funding_advice(rt, who, tid))
     today = rt.clock.now().astimezone(ZoneInfo(p.tenant.timezone)).date()
     return page("usage.html", status, **p.context(
         "usage", report=report, filters=filters, first=first, last=last, defaulted=defaulted,

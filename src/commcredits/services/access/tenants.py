@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,7 +21,7 @@ from ...domain.access import (
     check_roles,
     role_change_refusal,
 )
-from ...domain.money import MoneyError, check_currency
+from ...domain.money import Money, MoneyError, check_currency
 from ...domain.purchases import TenantFacts, purchase_refusal
 from ...errors import Conflict, Forbidden, NotFound, ValidationError
 from ..billing.subscriptions import check_license_capacity
@@ -33,6 +33,39 @@ LICENSES = (
     "pay_as_you_go_calling_plan", "audio_conferencing", "audio_conferencing_pay_per_minute",
 )
 BILLING_MODES = ("prepaid", "postpaid")
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseStatus:
+    """Whether the tenant may buy credit now; when not, why (`reason`, a code) and the way
+    out (`detail`)."""
+
+    allowed: bool
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    """A tenant as the operator's list shows it: its balance (usable funds less any deficit)
+    and whether it may buy credit."""
+
+    tenant: Tenant
+    balance: Money
+    purchase: PurchaseStatus
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token just made: `token` is the clear text, shown this once (only its hash is
+    stored). `user_id` is set for user tokens; a switch token's `tenant_id` may be None (all
+    tenants)."""
+
+    id: str
+    token: str
+    kind: str
+    tenant_id: str | None
+    user_id: str | None = None
 
 
 def check_country(value: Any, field: str) -> str:
@@ -222,22 +255,22 @@ def list_users(rt: Runtime, who: Principal, tenant_id: str, *, after: str | None
         return tenant_db.list_users(conn, tenant_id, after=after, limit=limit)
 
 
-def issue_user_token(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> dict[str, str]:
+def issue_user_token(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> IssuedToken:
     require_self_or_operator(who, tenant_id, user_id, "issue a user token")
     with write_tx(rt.engine) as conn:
         if tenant_db.get_user(conn, tenant_id, user_id) is None:
             raise NotFound(f"user {user_id} not found")
         token, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id, user_id=user_id)
-    return {"id": token.id, "token": clear, "kind": "user", "tenant_id": tenant_id, "user_id": user_id}
+    return IssuedToken(token.id, clear, "user", tenant_id, user_id)
 
 
-def issue_switch_token(rt: Runtime, who: Principal, *, tenant_id: str | None) -> dict[str, Any]:
+def issue_switch_token(rt: Runtime, who: Principal, *, tenant_id: str | None) -> IssuedToken:
     require_operator(who)
     with write_tx(rt.engine) as conn:
         if tenant_id and tenant_db.get(conn, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         token, clear = token_db.issue(conn, kind="switch", now=rt.clock.now(), tenant_id=tenant_id)
-    return {"id": token.id, "token": clear, "kind": "switch", "tenant_id": tenant_id}
+    return IssuedToken(token.id, clear, "switch", tenant_id)
 
 
 def revoke_token(rt: Runtime, who: Principal, token_id: str) -> None:
@@ -247,7 +280,7 @@ def revoke_token(rt: Runtime, who: Principal, token_id: str) -> None:
             raise NotFound(f"token {token_id} not found")
 
 
-def purchase_status(rt: Runtime, tenant: Tenant) -> dict[str, Any]:
+def purchase_status(rt: Runtime, tenant: Tenant) -> PurchaseStatus:
     """Whether the tenant may buy credit now, and if not why and what to do."""
     refusal = purchase_refusal(
         TenantFacts(tenant.country, tenant.billing_country, tenant.billing_mode,
@@ -255,19 +288,20 @@ def purchase_status(rt: Runtime, tenant: Tenant) -> dict[str, Any]:
         rt.settings.blocked_countries,
     )
     if refusal is None:
-        return {"allowed": True}
-    return {"allowed": False, "reason": refusal.reason, "detail": refusal.detail}
+        return PurchaseStatus(allowed=True)
+    return PurchaseStatus(allowed=False, reason=refusal.reason, detail=refusal.detail)
 
 
 def tenant_summaries(
     rt: Runtime, who: Principal, *, after: str | None, limit: int
-) -> list[tuple[Tenant, int, dict[str, Any]]]:
+) -> list[TenantSummary]:
     """Every tenant with its balance and purchase status (operator view)."""
     require_operator(who)
     now = rt.clock.now()
     with read_tx(rt.engine) as conn:
         rows = tenant_db.list_all(conn, after=after, limit=limit)
         return [
-            (t, ledger.usable_total(conn, t.id, now) - t.deficit, purchase_status(rt, t))
+            TenantSummary(t, Money(ledger.usable_total(conn, t.id, now) - t.deficit, t.currency),
+                          purchase_status(rt, t))
             for t in rows
         ]

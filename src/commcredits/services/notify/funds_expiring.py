@@ -21,8 +21,8 @@ from ...db.schema import lots
 from ...db.schema_notify import outbox
 from ...domain.lots import balance
 from ...domain.money import format_micros, minor_units
+from ...formatting import iso
 from ...notify.outbox import enqueue
-from ..ledger.funds import iso
 from ..runtime import Runtime
 
 WINDOW = timedelta(days=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,6 @@ from ...errors import NotFound, ValidationError
 from ...notify import dispatcher, messages, store, webhooks
 from ...notify.outbox import EVENTS
 from ..access.principal import Principal, require_tenant
-from ..ledger.funds import iso
 from ..runtime import Runtime
 
 
@@ -60,29 +60,92 @@ def _subject(row: Any, info: messages.TenantInfo, public_url: str) -> str:
         return f"({row['event']}: cannot render: {exc})"
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    """A notification as its tenant's admins see it. `next_attempt_at` is None once it was
+    sent or skipped; `subject` is rendered now (or says why it cannot be)."""
+
+    id: str
+    event: str
+    recipients: tuple[str, ...]
+    subject: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    payload: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPage:
+    items: tuple[NotificationView, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSummary:
+    """A live webhook and its deliveries counted by status."""
+
+    hook: store.Webhook
+    deliveries: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class NewWebhook:
+    """A webhook just registered, with its signing secret (shown this once)."""
+
+    hook: store.Webhook
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """One webhook delivery; `next_attempt_at` is None once it was sent or cancelled."""
+
+    id: str
+    notification_id: str
+    event: str
+    status: str
+    attempts: int
+    response_status: int | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    items: tuple[DeliveryView, ...]
+    next_cursor: str | None
+
+
 def list_notifications(
     rt: Runtime, who: Principal, tenant_id: str, *, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> NotificationPage:
     require_tenant(who, tenant_id, VIEW_BILLING)
     before = _key(cursor)
     with read_tx(rt.engine) as conn:
         tenant = _tenant(conn, tenant_id)
         rows = store.notifications(conn, tenant_id, before=before, limit=limit + 1)
     info = messages.TenantInfo(tenant.id, tenant.name, tenant.currency, tenant.timezone)
-    items = [
-        {"id": r["id"], "event": r["event"], "recipients": json.loads(r["recipients"]),
-         "subject": _subject(r, info, rt.settings.public_url), "status": r["status"],
-         "attempts": r["attempts"], "last_error": r["last_error"],
-         "created_at": iso(r["created_at"]), "sent_at": r["sent_at"] and iso(r["sent_at"]),
-         "next_attempt_at": None if r["status"] in ("sent", "skipped") else iso(r["next_attempt_at"]),
-         "payload": json.loads(r["payload"])}
+    items = tuple(
+        NotificationView(
+            id=r["id"], event=r["event"], recipients=tuple(json.loads(r["recipients"])),
+            subject=_subject(r, info, rt.settings.public_url), status=r["status"], attempts=r["attempts"],
+            last_error=r["last_error"], created_at=r["created_at"], sent_at=r["sent_at"],
+            next_attempt_at=None if r["status"] in ("sent", "skipped") else r["next_attempt_at"],
+            payload=json.loads(r["payload"]),
+        )
         for r in rows[:limit]
-    ]
+    )
     last = rows[limit - 1] if len(rows) > limit else None
-    return {"items": items, "next_cursor": last and _cursor(last["created_at"], last["id"])}
+    return NotificationPage(items, last and _cursor(last["created_at"], last["id"]))
 
 
-def register_webhook(rt: Runtime, who: Principal, tenant_id: str, *, url: str, events: list[str]) -> dict[str, Any]:
+def register_webhook(rt: Runtime, who: Principal, tenant_id: str, *, url: str, events: list[str]) -> NewWebhook:
     """Subscribe `url` to `events`; the answer carries the signing secret, shown only here."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
     try:
@@ -100,41 +163,38 @@ def register_webhook(rt: Runtime, who: Principal, tenant_id: str, *, url: str, e
             conn, tenant_id=tenant_id, url=url, events=tuple(e for e in EVENTS if e in events), secret=secret,
             created_by="operator" if who.is_operator else "user", now=rt.clock.now(),
         )
-    return {**_webhook_out(hook, {}), "secret": secret}
+    return NewWebhook(hook, secret)
 
 
-def _webhook_out(hook: store.Webhook, counts: dict[str, int]) -> dict[str, Any]:
-    return {"id": hook.id, "url": hook.url, "events": list(hook.events), "created_by": hook.created_by,
-            "created_at": iso(hook.created_at), "deliveries": counts}
-
-
-def list_webhooks(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+def list_webhooks(rt: Runtime, who: Principal, tenant_id: str) -> list[WebhookSummary]:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     with read_tx(rt.engine) as conn:
         _tenant(conn, tenant_id)
         hooks = store.live_webhooks(conn, tenant_id)
         counts = store.delivery_counts(conn, [h.id for h in hooks])
-    return {"items": [_webhook_out(h, counts[h.id]) for h in hooks], "next_cursor": None}
+    return [WebhookSummary(h, counts[h.id]) for h in hooks]
 
 
 def list_deliveries(
     rt: Runtime, who: Principal, tenant_id: str, webhook_id: str, *, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> DeliveryPage:
     require_tenant(who, tenant_id, MANAGE_BILLING)
     before = _key(cursor)
     with read_tx(rt.engine) as conn:
         if store.get_webhook(conn, tenant_id, webhook_id) is None:
             raise NotFound(f"webhook {webhook_id} not found")
         rows = store.deliveries(conn, webhook_id, before=before, limit=limit + 1)
-    items = [
-        {"id": r["id"], "notification_id": r["notification_id"], "event": r["event"], "status": r["status"],
-         "attempts": r["attempts"], "response_status": r["response_status"], "last_error": r["last_error"],
-         "created_at": iso(r["created_at"]), "sent_at": r["sent_at"] and iso(r["sent_at"]),
-         "next_attempt_at": iso(r["next_attempt_at"]) if r["status"] not in ("sent", "cancelled") else None}
+    items = tuple(
+        DeliveryView(
+            id=r["id"], notification_id=r["notification_id"], event=r["event"], status=r["status"],
+            attempts=r["attempts"], response_status=r["response_status"], last_error=r["last_error"],
+            created_at=r["created_at"], sent_at=r["sent_at"],
+            next_attempt_at=r["next_attempt_at"] if r["status"] not in ("sent", "cancelled") else None,
+        )
         for r in rows[:limit]
-    ]
+    )
     last = rows[limit - 1] if len(rows) > limit else None
-    return {"items": items, "next_cursor": last and _cursor(last["created_at"], last["id"])}
+    return DeliveryPage(items, last and _cursor(last["created_at"], last["id"]))
 
 
 def delete_webhook(rt: Runtime, who: Principal, tenant_id: str, webhook_id: str) -> None:

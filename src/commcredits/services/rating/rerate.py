@@ -13,6 +13,7 @@ again changes nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from ...db import usage
 from ...db.engine import read_tx, write_tx
 from ...db.schema import tenants as tenants_table
 from ...domain.lots import expiry_for
-from ...domain.money import format_micros, minor_units
+from ...domain.money import Money
 from ...domain.rating import NoRate, RatingIndex, price_call
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_operator
@@ -32,9 +33,32 @@ from ..runtime import Runtime
 from .rating import rating_index
 
 
+@dataclass(frozen=True, slots=True)
+class TenantRerate:
+    """One tenant's re-rating: its calls in the period (`records`, free calls and calls
+    without a category left out), how many changed price, how many found no rate now, and
+    the net differences written (positive: charged more)."""
+
+    tenant_id: str
+    records: int
+    changed: int
+    unrated: int
+    credits_difference: Money
+    postpaid_difference: Money
+
+
+@dataclass(frozen=True, slots=True)
+class RerateReport:
+    """The period [start, end) as asked, and each tenant that had calls in it."""
+
+    start: datetime
+    end: datetime
+    tenants: tuple[TenantRerate, ...]
+
+
 def rerate(
     rt: Runtime, who: Principal, *, start: datetime, end: datetime, tenant_id: str | None = None
-) -> dict[str, Any]:
+) -> RerateReport:
     require_operator(who)
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise ValidationError("give an aware from < to, e.g. from=2026-01-01T00:00:00Z")
@@ -47,10 +71,10 @@ def rerate(
             ids = list(conn.execute(select(tenants_table.c.id).order_by(tenants_table.c.id)).scalars())
     index = rating_index(rt)
     report = [_rerate_tenant(rt, index, tid, start, end) for tid in ids]
-    return {"from": start.isoformat(), "to": end.isoformat(), "tenants": [r for r in report if r["records"]]}
+    return RerateReport(start, end, tuple(r for r in report if r.records))
 
 
-def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datetime, end: datetime) -> TenantRerate:
     now = rt.clock.now()
     changed, unrated, net_credits, net_postpaid = 0, 0, 0, 0
     with write_tx(rt.engine) as conn:
@@ -96,16 +120,8 @@ def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datet
                 expires_at=expiry_for(now),
                 reference=reference,
             )
-    digits = minor_units(tenant.currency)
-    return {
-        "tenant_id": tenant_id,
-        "records": len(records),
-        "changed": changed,
-        "unrated": unrated,
-        "credits_difference": format_micros(net_credits, digits),
-        "postpaid_difference": format_micros(net_postpaid, digits),
-        "currency": tenant.currency,
-    }
+    return TenantRerate(tenant_id, len(records), changed, unrated,
+                        Money(net_credits, tenant.currency), Money(net_postpaid, tenant.currency))
 
 
 def _price_again(index: RatingIndex, key: str, currency: str, tenant_id: str, rec: dict[str, Any]) -> int:

@@ -4,34 +4,28 @@
 `destination` is a number: the longest-prefix match in each category. `q` is a text search:
 digits (an optional leading `+`) match prefixes that start with them or that the number
 starts with; anything else matches destination names (case-insensitive substring).
-Admins of the tenant only (DOMAIN.md: any admin role), and the operator.
+Admins of the tenant only (DOMAIN.md: any admin role), and the operator. The edges show
+the rows (`views.rating`: a JSON page, the CSV download).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from ...db import tenants as tenant_db
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
-from ...domain.money import format_micros, minor_units
+from ...domain.money import format_micros
 from ...domain.rating import RatingIndex, epoch_seconds
 from ...domain.rating.layers import Entry, PriceRow, price_entries, price_for, price_row
-from ...domain.rating.timing import from_epoch
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_tenant
-from ..ledger.funds import iso
 from ..runtime import Runtime
 from .rating import rate_digits, rating_index
 
 MAX_Q = 100
 MAX_LIMIT = 1_000
-CSV_COLUMNS = ("prefix", "destination", "category", "rate_per_minute", "connection_fee",
-               "currency", "effective_from")
 
 
 def rate_text(row: PriceRow) -> str:
@@ -40,14 +34,6 @@ def rate_text(row: PriceRow) -> str:
     value = row.rate_per_minute
     micros = (value.numerator * 2_000_000 + value.denominator) // (2 * value.denominator)
     return format_micros(micros, 2)
-
-
-def item(row: PriceRow) -> dict[str, Any]:
-    return {"prefix": row.prefix, "destination": row.destination, "category": row.category,
-            "rate_per_minute": rate_text(row),
-            "connection_fee": format_micros(row.connect_fee_micros, minor_units(row.currency)),
-            "currency": row.currency, "effective_from": iso(from_epoch(row.effective_from)),
-            "initial_increment": row.initial_increment, "next_increment": row.next_increment}
 
 
 def _matches(entry: Entry, q: str) -> bool:
@@ -59,7 +45,7 @@ def _matches(entry: Entry, q: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class PriceList:
-    """What a tenant pays now: `entries` rendered on demand (`rows`, `page`, `csv_lines`)."""
+    """What a tenant pays now: `entries` rendered on demand (`rows`, `page`)."""
 
     currency: str
     index: RatingIndex
@@ -92,7 +78,18 @@ def tenant_rates(rt: Runtime, who: Principal, tenant_id: str, *, destination: st
     return PriceList(tenant.currency, index, entries)
 
 
-def page(prices: PriceList, *, limit: int, cursor: str | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PricePage:
+    """A page of a price list: its rows, the cursor of the next page (None on the last) and
+    how many entries the whole list has."""
+
+    currency: str
+    rows: tuple[PriceRow, ...]
+    next_cursor: str | None
+    total: int
+
+
+def page(prices: PriceList, *, limit: int, cursor: str | None) -> PricePage:
     """One page; the cursor is the position of the next entry."""
     start = 0
     if cursor is not None:
@@ -103,19 +100,5 @@ def page(prices: PriceList, *, limit: int, cursor: str | None) -> dict[str, Any]
         raise ValidationError(f"limit must be 1..{MAX_LIMIT}")
     chunk = prices.entries[start:start + limit]
     more = start + limit < len(prices.entries)
-    return {"items": [item(r) for r in prices.rows(chunk)],
-            "next_cursor": str(start + limit) if more else None}
-
-
-def csv_lines(prices: PriceList) -> Iterator[str]:
-    """The whole list as CSV text, header first (streamed a line at a time)."""
-    buf = io.StringIO()
-    out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CSV_COLUMNS)
-    yield buf.getvalue()
-    for row in prices.rows():
-        buf.seek(0)
-        buf.truncate()
-        body = item(row)
-        out.writerow([body[c] for c in CSV_COLUMNS])
-        yield buf.getvalue()
+    return PricePage(prices.currency, tuple(prices.rows(chunk)), str(start + limit) if more else None,
+                     len(prices.entries))

@@ -1,6 +1,8 @@
 """The PSTN usage report (JSON, CSV, Excel) and the funding advice.
 
-The report has the columns of the provider's PSTN usage report, one row per call. The CSV
+The report has the columns of the provider's PSTN usage report, one row per call. A page
+of it is a `UsagePage` of `UsageRow`s with the filter's totals, money as integer micros in
+the tenant's currency; the edges show it (`views.usage`: JSON keyed by `COLUMNS`). The CSV
 and Excel files are streamed by `usage_export`; `as_csv` here serves smaller CSV downloads
 (the transactions page).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,10 +25,9 @@ from ...db import tenants as tenant_db
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
 from ...domain.funding import CALL_TYPES
-from ...domain.money import MICROS, format_micros, minor_units
+from ...domain.money import MICROS, Money
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_tenant
-from ..ledger.funds import iso
 from ..ledger.ledger_ops import balance_of
 from ..runtime import Runtime
 
@@ -72,32 +74,87 @@ def _destination(r: dict[str, Any]) -> tuple[str, str]:
     return ("Domestic" if r["domestic"] else "International"), country_name(r["destination_country"])
 
 
-def _row(r: dict[str, Any], digits: int) -> list[Any]:
-    end = r["started_at"] + timedelta(seconds=r["duration_s"])
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One call as the report shows it. `scope` is Domestic or International, `destination`
+    the country dialled (or the emergency services); money in micros of `currency`."""
+
+    id: str
+    call_id: str | None
+    conference_id: str | None
+    usage_location: str | None
+    user_id: str | None
+    upn: str | None
+    display_name: str | None
+    caller: str
+    call_type: str
+    number_type: str
+    scope: str
+    destination: str
+    callee: str
+    started_at: datetime
+    ended_at: datetime
+    duration_s: int
+    connect_fee: int
+    charge: int
+    currency: str
+    capability: str
+    policy_blocked: bool
+
+
+def usage_row(r: dict[str, Any]) -> UsageRow:
+    """A report row from a call record joined with its user (`db.reports.usage_rows`)."""
     scope, destination = _destination(r)
-    return [
-        r["id"],
-        r["call_id"] or "",
-        r["conference_id"] or "",
-        r["usage_location"] or "",
-        r["user_id"] or "",
-        r["upn"] or "",
-        r["display_name"] or "",
-        r["caller"],
-        r["call_type"],
-        r["number_type"],
-        scope,
-        destination,
-        r["callee"],
-        iso(r["started_at"]),
-        iso(end),
-        r["duration_s"],
-        format_micros(r["connect_fee"], digits),
-        format_micros(r["charge"], digits),
-        r["currency"],
-        r["capability"],
-        "Yes" if r["policy_blocked"] else "",
-    ]
+    return UsageRow(
+        id=r["id"], call_id=r["call_id"], conference_id=r["conference_id"], usage_location=r["usage_location"],
+        user_id=r["user_id"], upn=r["upn"], display_name=r["display_name"], caller=r["caller"],
+        call_type=r["call_type"], number_type=r["number_type"], scope=scope, destination=destination,
+        callee=r["callee"], started_at=r["started_at"], ended_at=r["started_at"] + timedelta(seconds=r["duration_s"]),
+        duration_s=r["duration_s"], connect_fee=r["connect_fee"], charge=r["charge"], currency=r["currency"],
+        capability=r["capability"], policy_blocked=bool(r["policy_blocked"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTotals:
+    """Sums over every call of the filter (not one page), in micros: Charge, its Connection
+    Fee part, and what of Charge credits paid and what goes on the post-paid statement."""
+
+    calls: int
+    charge: int
+    connection_fee: int
+    credits: int
+    postpaid: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTotals:
+    """The sums of one call type or one capability (`key`), money in micros."""
+
+    key: str | None
+    calls: int
+    seconds: int
+    charge: int
+    credits: int
+    postpaid: int
+
+
+def group_totals(by: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[GroupTotals, ...]]:
+    """`report_stream.totals_by` as typed groups, under the same names (call_type, capability)."""
+    return {name: tuple(GroupTotals(g[name], g["calls"], g["seconds"], g["charge"], g["credits"], g["postpaid"])
+                        for g in groups) for name, groups in by.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePage:
+    """A page of the report (oldest first), the cursor of the next one, and the filter's
+    totals, overall and by call type and capability; money in micros of `currency`."""
+
+    rows: tuple[UsageRow, ...]
+    next_cursor: str | None
+    totals: ReportTotals
+    totals_by: dict[str, tuple[GroupTotals, ...]]
+    currency: str
 
 
 def _filters(call_type: str | None, start: datetime | None, end: datetime | None) -> None:
@@ -119,7 +176,7 @@ def usage_page(
     call_type: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> UsagePage:
     require_tenant(who, tenant_id, VIEW_BILLING)
     _filters(call_type, start, end)
     after = None
@@ -147,21 +204,14 @@ def usage_page(
                 limit=limit + 1,
             )
         )
-    digits = minor_units(tenant.currency)
-    items = [dict(zip(COLUMNS, _row(r, digits), strict=True)) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
-    return {
-        "items": items,
-        "columns": list(COLUMNS),
-        "next_cursor": f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
-        "totals": {k: v if k == "calls" else format_micros(v, digits) for k, v in totals.items()},
-        "totals_by": {key: [_money_sums(g, digits) for g in groups] for key, groups in by.items()},
-    }
-
-
-def _money_sums(group: dict[str, Any], digits: int) -> dict[str, Any]:
-    """A group's sums with the money ones as decimal strings."""
-    return {k: format_micros(v, digits) if k in ("charge", "credits", "postpaid") else v for k, v in group.items()}
+    return UsagePage(
+        rows=tuple(usage_row(r) for r in rows[:limit]),
+        next_cursor=f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
+        totals=ReportTotals(**totals),
+        totals_by=group_totals(by),
+        currency=tenant.currency,
+    )
 
 
 def as_csv(rows: Iterator[list[Any]], *, bom: bool = False) -> Iterator[str]:
@@ -184,11 +234,30 @@ _WIDTHS = {"UsageId": 38, "Call ID": 16, "Conference ID": 14, "User Id": 38, "UP
            "Blocked by policy": 10}
 
 
-def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class FundingAdvice:
+    """What to set auto-recharge to, from the credit-paid calls of [window_start, window_end)
+    (`spent`, the first of them at `first_call`; None and zero without any): a recharge
+    `amount` worth a month, a `trigger` worth a week, the `daily_spend` and the days until
+    the `available` balance reaches zero at that pace (None without a pace)."""
+
+    window_start: datetime
+    window_end: datetime
+    first_call: datetime | None
+    window_days: int
+    spent: Money
+    available: Money
+    daily_spend: Money
+    recommended_amount: Money
+    recommended_trigger: Money
+    days_until_zero: int | None
+
+
+def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> FundingAdvice:
     """From the last 60 days of credit-paid calls (by the service's clock): a recharge amount
     worth a month of usage, a trigger worth a week, and the days until the balance reaches
-    zero. `basis` says in words which calls it used; with none, it recommends the minimum
-    purchase for both (a trigger of 0 would recharge only once calls are already refused)."""
+    zero. With no calls, it recommends the minimum purchase for both (a trigger of 0 would
+    recharge only once calls are already refused)."""
     require_tenant(who, tenant_id, VIEW_BILLING)
     now = rt.clock.now()
     since = now - timedelta(days=60)
@@ -199,35 +268,18 @@ def funding_advice(rt: Runtime, who: Principal, tenant_id: str) -> dict[str, Any
         spent, first = reports.credits_spent(conn, tenant_id, since, now)
         available = balance_of(conn, tenant, now) - tenant.reserved
     minimum = rt.purchase_limits(tenant.currency).minimum
-    digits = minor_units(tenant.currency)
-    window = {"window_start": iso(since), "window_end": iso(now), "spent": format_micros(spent, digits),
-              "available": format_micros(available, digits), "currency": tenant.currency}
-    period = f"{since.date().isoformat()} to {now.date().isoformat()} (UTC)"
+
+    def money(micros: int) -> Money:
+        return Money(micros, tenant.currency)
+
     if not spent or first is None:
-        return {
-            **window,
-            "window_days": 0,
-            "daily_spend": format_micros(0, digits),
-            "recommended_amount": format_micros(minimum, digits),
-            "recommended_trigger": format_micros(minimum, digits),
-            "days_until_zero": None,
-            "basis": f"no calls paid with credits from {period}, so there is no usage to go by: "
-                     "the minimum purchase is suggested for both as a start",
-        }
+        return FundingAdvice(since, now, None, 0, money(spent), money(available), money(0), money(minimum),
+                             money(minimum), None)
     window_s = max((now - first) // timedelta(seconds=1), 86_400)  # at least a day
     daily = spent * 86_400 // window_s
     step = 10 * MICROS
     amount = max(minimum, -(-daily * 30 // step) * step)  # integer ceiling to a multiple of 10
     trigger = -(-daily * 7 // step) * step
     until = max(available, 0) // daily if daily else None
-    return {
-        **window,
-        "window_days": window_s // 86_400,
-        "daily_spend": format_micros(daily, digits),
-        "recommended_amount": format_micros(amount, digits),
-        "recommended_trigger": format_micros(trigger, digits),
-        "days_until_zero": until,
-        "basis": f"{format_micros(spent, digits)} {tenant.currency} of calls paid with credits from "
-                 f"{first.date().isoformat()} to {now.date().isoformat()} (UTC); amount: about 30 days of that "
-                 "usage, trigger: about 7 days, both rounded up to 10",
-    }
+    return FundingAdvice(since, now, first, window_s // 86_400, money(spent), money(available), money(daily),
+                         money(amount), money(trigger), until)

@@ -3,11 +3,13 @@ period's totals, and calls and charges per day (the tenant's days) by what paid 
 
 What paid: plan minutes (`pool`), credits (`credits`, and the credit part of `mixed` calls,
 which used up a pool and went on in credits), free calls, and post-paid. A mixed call counts
-once, under credits.
+once, under credits. Money is in micros of the tenant's currency; the page shows it
+(`views.usage.usage_overview_out`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
@@ -16,11 +18,10 @@ from ...db import report_stream, usage_pages
 from ...db import tenants as tenant_db
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
-from ...domain.money import format_micros, minor_units
 from ...errors import NotFound, ValidationError
 from ..access.principal import Principal, require_tenant
 from ..runtime import Runtime
-from .reports import COLUMNS, _filters, _money_sums, _row
+from .reports import GroupTotals, UsageRow, _filters, group_totals, usage_row
 
 PAYERS = ("pool", "credits", "free", "postpaid")
 _PAYER_OF = {"pool": "pool", "credits": "credits", "mixed": "credits", "free": "free", "postpaid": "postpaid"}
@@ -34,6 +35,39 @@ class _Where(TypedDict):
     call_type: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodTotals:
+    """The period's calls, seconds and Charge, and what of it credits paid and what goes on
+    the post-paid statement (micros)."""
+
+    calls: int
+    seconds: int
+    charge: int
+    credits: int
+    postpaid: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayUsage:
+    """One of the tenant's days: calls by what paid (`PAYERS`), and micros charged to credits
+    and to the statement."""
+
+    day: date
+    calls: dict[str, int]
+    credits: int
+    postpaid: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageOverview:
+    rows: tuple[UsageRow, ...]
+    next_cursor: str | None
+    totals: PeriodTotals
+    days: tuple[DayUsage, ...]
+    currency: str
+    totals_by: dict[str, tuple[GroupTotals, ...]]
+
+
 def _cursor(text: str | None) -> tuple[datetime, str] | None:
     if not text:
         return None
@@ -45,7 +79,7 @@ def _cursor(text: str | None) -> tuple[datetime, str] | None:
 
 
 def usage_overview(rt: Runtime, who: Principal, tenant_id: str, *, start: datetime, end: datetime,
-                   user_id: str | None, call_type: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+                   user_id: str | None, call_type: str | None, cursor: str | None, limit: int) -> UsageOverview:
     """Calls in [start, end) newest first (a page), totals and the per-day series."""
     require_tenant(who, tenant_id, VIEW_BILLING)
     _filters(call_type, start, end)
@@ -60,33 +94,28 @@ def usage_overview(rt: Runtime, who: Principal, tenant_id: str, *, start: dateti
         sums = usage_pages.totals(conn, tenant_id, **where)
         by = report_stream.totals_by(conn, tenant_id, **where)
         days = _days(usage_pages.chart_facts(conn, tenant_id, **where), start, end, ZoneInfo(tenant.timezone))
-    digits = minor_units(tenant.currency)
     last = rows[limit - 1] if len(rows) > limit else None
-    return {
-        "items": [dict(zip(COLUMNS, _row(r, digits), strict=True)) for r in rows[:limit]],
-        "next_cursor": f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
-        "totals": {"calls": sums["calls"], "seconds": sums["seconds"],
-                   **{k: format_micros(sums[k], digits) for k in ("charge", "credits", "postpaid")}},
-        "days": [{**d, "credits": format_micros(d["credits"], digits),
-                  "postpaid": format_micros(d["postpaid"], digits)} for d in days],
-        "currency": tenant.currency,
-        "totals_by": {key: [_money_sums(g, digits) for g in groups] for key, groups in by.items()},
-    }
+    return UsageOverview(
+        rows=tuple(usage_row(r) for r in rows[:limit]),
+        next_cursor=f"{last['started_at'].isoformat()}|{last['id']}" if last else None,
+        totals=PeriodTotals(**sums),
+        days=days,
+        currency=tenant.currency,
+        totals_by=group_totals(by),
+    )
 
 
-def _days(facts: Any, start: datetime, end: datetime, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _days(facts: Any, start: datetime, end: datetime, zone: ZoneInfo) -> tuple[DayUsage, ...]:
     first, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
     span = min((last - first).days + 1, 400)
-    days: dict[date, dict[str, Any]] = {
-        first + timedelta(days=i): {"day": (first + timedelta(days=i)).isoformat(), "calls": dict.fromkeys(PAYERS, 0),
-                                    "credits": 0, "postpaid": 0}
-        for i in range(span)
-    }
-    for started, funding, credits, postpaid in facts:
-        d = days.get(started.astimezone(zone).date())
-        if d is None:
+    days = [first + timedelta(days=i) for i in range(span)]
+    calls = {d: dict.fromkeys(PAYERS, 0) for d in days}
+    credits, postpaid = dict.fromkeys(days, 0), dict.fromkeys(days, 0)
+    for started, funding, credit_part, postpaid_part in facts:
+        d = started.astimezone(zone).date()
+        if d not in calls:
             continue
-        d["calls"][_PAYER_OF.get(funding, "credits")] += 1
-        d["credits"] += credits
-        d["postpaid"] += postpaid
-    return list(days.values())
+        calls[d][_PAYER_OF.get(funding, "credits")] += 1
+        credits[d] += credit_part
+        postpaid[d] += postpaid_part
+    return tuple(DayUsage(d, calls[d], credits[d], postpaid[d]) for d in days)

@@ -1,0 +1,59 @@
+"""A tenant's price list (a JSON page, the CSV download) and re-rating reports as JSON
+(API.md "Rates", "Re-rating"). The admin center's rates page and its download use the same
+rows; `commcredits rates rerate` prints the same JSON as `POST /v1/rerate`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from ..domain.money import format_micros, minor_units
+from ..domain.rating.layers import PriceRow
+from ..domain.rating.timing import from_epoch
+from ..formatting import iso
+from ..services.rating.rerate import RerateReport, TenantRerate
+from ..services.rating.tenant_rates import PriceList, PricePage, rate_text
+
+CSV_COLUMNS = ("prefix", "destination", "category", "rate_per_minute", "connection_fee",
+               "currency", "effective_from")
+
+
+def price_item_out(row: PriceRow) -> dict[str, Any]:
+    return {"prefix": row.prefix, "destination": row.destination, "category": row.category,
+            "rate_per_minute": rate_text(row),
+            "connection_fee": format_micros(row.connect_fee_micros, minor_units(row.currency)),
+            "currency": row.currency, "effective_from": iso(from_epoch(row.effective_from)),
+            "initial_increment": row.initial_increment, "next_increment": row.next_increment}
+
+
+def price_page_out(page: PricePage) -> dict[str, Any]:
+    return {"currency": page.currency, "items": [price_item_out(r) for r in page.rows],
+            "next_cursor": page.next_cursor}
+
+
+def price_list_csv(prices: PriceList) -> Iterator[str]:
+    """The whole list as CSV text, header first (streamed a line at a time)."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    yield buf.getvalue()
+    for row in prices.rows():
+        buf.seek(0)
+        buf.truncate()
+        body = price_item_out(row)
+        out.writerow([body[c] for c in CSV_COLUMNS])
+        yield buf.getvalue()
+
+
+def tenant_rerate_out(r: TenantRerate) -> dict[str, Any]:
+    return {"tenant_id": r.tenant_id, "records": r.records, "changed": r.changed, "unrated": r.unrated,
+            "credits_difference": str(r.credits_difference), "postpaid_difference": str(r.postpaid_difference),
+            "currency": r.credits_difference.currency}
+
+
+def rerate_out(report: RerateReport) -> dict[str, Any]:
+    """The period as given (`isoformat`, its own zone) and each tenant that had calls in it."""
+    return {"from": report.start.isoformat(), "to": report.end.isoformat(),
+            "tenants": [tenant_rerate_out(t) for t in report.tenants]}
