@@ -45,7 +45,8 @@ CHUNK = 2_000  # items of a large list per JSON line of a stored document
 
 def encode_document(document: dict[str, Any]) -> str:
     """A deck document as text: the first line the document with its large lists emptied
-    (and `"chunked": true`), then one JSON line per `CHUNK` items of each large list.
+    (and `"chunked": true`), then one JSON line per `CHUNK` items of each large list (a block
+    of destination rates counts as its pairs).
 
     One `json.dumps` or `json.loads` of a 300,000-row deck (tens of MB) is a single C call
     that holds the GIL for a second or more, stalling every request of the process (the
@@ -54,13 +55,28 @@ def encode_document(document: dict[str, Any]) -> str:
     head: dict[str, Any] = {}
     lines: list[str] = []
     for key, value in document.items():
-        if isinstance(value, list) and len(value) > CHUNK:
+        pieces = _pieces(value) if isinstance(value, list) else []
+        if len(pieces) > 1:
             head[key] = []
-            lines.extend(json.dumps([key, value[i:i + CHUNK]], separators=(",", ":"))
-                         for i in range(0, len(value), CHUNK))
+            lines.extend(json.dumps([key, piece], separators=(",", ":")) for piece in pieces)
         else:
             head[key] = value
     return "\n".join([json.dumps({**head, "chunked": True}, separators=(",", ":")), *lines])
+
+
+def _pieces(items: list[Any]) -> list[list[Any]]:
+    """`items` cut into runs of about `CHUNK` entries, counting a block that holds a list of
+    its own (a rate card's destination rates: up to 2,000 pairs per block) by that list."""
+    pieces: list[list[Any]] = [[]]
+    weight = 0
+    for item in items:
+        size = max(1, len(item[-1])) if isinstance(item, list) and item and isinstance(item[-1], list) else 1
+        if weight and weight + size > CHUNK:
+            pieces.append([])
+            weight = 0
+        pieces[-1].append(item)
+        weight += size
+    return pieces
 
 
 def decode_document(text: str) -> dict[str, Any]:

@@ -145,7 +145,7 @@ class LiveIndex:
             live = rate_decks.lineage(rate_decks.summaries(conn), token)
             docs = rate_decks.documents(conn, [v for v in live if v not in self._decks])
         for version, doc in docs:
-            self._decks[version] = dataclasses.replace(deck_from_json(doc), version=version)
+            self._decks[version] = deck_from_json(doc).with_version(version)  # checked once, not twice
         self._decks = {v: d for v, d in self._decks.items() if v in live}
         index = self.build(live_decks(self._decks, live))
         self.index, self.token = index, token  # the swap: one assignment each
