@@ -80,6 +80,23 @@ class Raw:
         finally:
             cur.close()
 
+    def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows: `COPY ... FROM STDIN` on PostgreSQL (several times faster than an
+        executemany of INSERTs there, measured in docs/ingest.md), executemany on SQLite.
+        Same constraints, same errors (a duplicate key fails the statement either way)."""
+        if not self.pg:
+            self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                      rows if isinstance(rows, Sequence) else list(rows))
+            return
+        cur = self.dbapi.cursor()
+        try:
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+        finally:
+            cur.close()
+
     def insert_id(self, text: str, params: Sequence[Any]) -> int:
         """Insert one row and return its generated integer id (`RETURNING id` on both)."""
         return int(self.rows(text + " RETURNING id", params)[0][0])
@@ -99,6 +116,8 @@ class Raw:
 
     def instant(self, value: datetime) -> Any:
         """What the database stores for an aware instant."""
+        if value.tzinfo is UTC:  # nearly always: skip the conversion (same value, same text)
+            return value.replace(tzinfo=None) if self.pg else value.isoformat(" ", "microseconds")[:-6]
         naive = value.astimezone(UTC).replace(tzinfo=None)
         return naive.isoformat(" ", "microseconds") if not self.pg else naive
 

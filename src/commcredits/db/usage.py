@@ -222,16 +222,25 @@ _INSTANTS = tuple(i for i, c in enumerate(RECORD_COLUMNS) if c in ("started_at",
 
 def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """Insert call records given as tuples in `RECORD_COLUMNS` order (aware datetimes) with
-    one driver-level executemany: the batch path skips per-row parameter dictionaries."""
+    one driver-level statement (`Raw.copy`: COPY on PostgreSQL, executemany on SQLite): the
+    batch path skips per-row parameter dictionaries. The last column (`created_at`) is
+    usually one instant for the whole batch and is converted once."""
     if not rows:
         return
     raw = Raw.of(conn)
     first, second = _INSTANTS
+    assert second == len(RECORD_COLUMNS) - 1, "created_at is the last column"
     to_db = raw.instant
-    fixed = [(*r[:first], to_db(r[first]), *r[first + 1:second], to_db(r[second]), *r[second + 1:])
-             for r in rows]
-    raw.many(f"INSERT INTO call_records ({', '.join(RECORD_COLUMNS)}) "
-             f"VALUES ({', '.join(['?'] * len(RECORD_COLUMNS))})", fixed)
+    last: Any = None
+    last_db: Any = None
+    fixed: list[tuple[Any, ...]] = []
+    append = fixed.append
+    for r in rows:
+        created = r[second]
+        if created is not last:
+            last, last_db = created, to_db(created)
+        append((*r[:first], to_db(r[first]), *r[first + 1:second], last_db))
+    raw.copy("call_records", RECORD_COLUMNS, fixed)
 
 
 def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:

@@ -5,6 +5,9 @@ authorize, extend, settlement (`end`) and call-record charging all build theirs 
 `describe`, so they cannot disagree about a call. A descriptor holds what the decision
 needs and nothing else: the call type, the parsed callee, the route (domain/funding.py), the
 holder's licenses, and how to rate it (rating key, subject = the tenant, currency, start).
+Parsing the callee and routing depend on nothing else than the call type, the callee text,
+the location, the licenses and the tenant's products, so `routed` caches them (bounded, LRU);
+a property test compares it with routing afresh.
 
 Who pays (DOMAIN.md): the holder is the user, or the meeting organizer for `conf_out`; with
 no holder the tenant's country stands in for the usage location. Credit-funded calls need
@@ -20,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from .funding import LICENSE, CallFacts, Route, route_call
 from .numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
 from .rating import RatedCall, RatingIndex, max_seconds_for, price_call
 
 NO_LICENSES: frozenset[str] = frozenset()
+ROUTE_CACHE = 32_768  # routed calls kept: (call type, callee, location, licenses, products)
 
 
 class CallRefused(ValueError):
@@ -123,6 +128,16 @@ def describe(*, call_type: str, callee: str, holder: Holder | None, tenant: Tena
              products: frozenset[str], started_at: datetime) -> CallDescriptor:
     """Route a call once (raises CallRefused with a stable code)."""
     location, licenses = (holder.location, holder.licenses) if holder else (tenant.country, NO_LICENSES)
+    number, route = routed(call_type, callee, location, licenses, products)
+    return CallDescriptor(call_type, number, route, licenses, tenant, started_at)
+
+
+@lru_cache(maxsize=ROUTE_CACHE)
+def routed(call_type: str, callee: str, location: str, licenses: frozenset[str],
+           products: frozenset[str]) -> tuple[PhoneNumber | None, Route]:
+    """The parsed callee (None for an emergency code) and the route of a call: a pure
+    function of its arguments, cached because call traffic repeats its numbers, users and
+    tenants (a refusal is not cached; it raises again)."""
     text = callee.strip()
     emergency = is_emergency(text, location)
     try:
@@ -133,4 +148,4 @@ def describe(*, call_type: str, callee: str, holder: Holder | None, tenant: Tena
         route = route_call(CallFacts(call_type, number, emergency, location, licenses, products))
     except ValueError as exc:
         raise CallRefused("validation_error", str(exc)) from None
-    return CallDescriptor(call_type, number, route, licenses, tenant, started_at)
+    return number, route

@@ -13,7 +13,7 @@ The common case is one span (the whole call within the first rate group and no b
 at a prefix whose choice cannot depend on the time: `price_call` prices it inline from the
 matched prefix's precomputed `Quick` with a handful of integer operations and returns a
 flat `RatedCall` tuple whose span is rebuilt only if asked for. Anything else goes through
-`_general` (`RatingIndex.resolve`, then `_walk`, which sums exact `Fraction`s).
+`_general` (`RatingIndex.resolve`, then `_walk`, which sums exact rationals as integers).
 `price_calls` is the same fast path in a loop over many calls of one tenant (docs/rating.md).
 
 `max_seconds_for` binary-searches the (monotone) price for the longest duration an amount
@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
-from fractions import Fraction
+from math import gcd
 
 from .deck import Deck
 from .index import DOWN, HALF_UP, HALF_UP_EVEN, UP, Choice, RatingIndex, Resolution, Step
@@ -85,28 +85,44 @@ def _finish(res: Resolution, duration: int, billed: int, num: int, den: int,
 
 def _walk(index: RatingIndex, query: tuple[str, str, str, str, str | None],
           first: Resolution, t0: int, duration: int) -> RatedCall:
-    """Price a call span by span (RATING.md steps 3-5), consuming billed overflow."""
+    """Price a call span by span (RATING.md steps 3-5), consuming billed overflow.
+
+    A resolution holds until its `until`: a span starting before then is priced by the
+    same choice without resolving again. The exact total is summed as an integer
+    numerator over the product of the groups' denominators and reduced once at the end
+    (the same reduced fraction `Fraction` addition gives)."""
     spans: list[Span] = []
-    total = Fraction(first.choice.rate.connect_micros)
+    num, den = first.choice.rate.connect_micros, 1
     pos, res = 0, first
+    until = first.until - t0
     while pos < duration:
-        if pos:
+        if pos >= until:
             found = index.resolve(*query[:4], t0 + pos, query[4])
             if found is None:
                 raise NoRate(f"no rate for {query[3]!r} at {pos} s into the call")
             res = found
+            until = res.until - t0
         rate = res.choice.rate
         gi = bisect_right(rate.starts, pos) - 1
         g = rate.groups[gi]
-        end = min(duration, res.until - t0)
+        end = min(duration, until)
         if gi + 1 < len(rate.groups):
             end = min(end, rate.starts[gi + 1])
         billed = -(-(end - pos) // g.increment_s) * g.increment_s
         spans.append(Span(pos, end - pos, billed, g.rate, g.unit_s, g.increment_s, g.from_s,
                           rate.id, res.choice.dr.id))
-        total += Fraction(g.mnum * billed, g.mden)
+        mden = g.mden
+        if mden == den:
+            num += g.mnum * billed
+        else:
+            num, den = num * mden + g.mnum * billed * den, den * mden
         pos += billed
-    return _finish(first, duration, pos, total.numerator, total.denominator, tuple(spans))
+    if num:
+        common = gcd(num, den)
+        num, den = num // common, den // common
+    else:
+        den = 1
+    return _finish(first, duration, pos, num, den, tuple(spans))
 
 
 def _no_rate(key: str, category: str, subject: str, digits: str,

@@ -10,7 +10,10 @@ text fields and the id are JSON strings, `duration_seconds` a JSON integer (not 
 Every text is bounded in length and must be storable by every database (no NUL, no lone
 surrogate); ids also refuse control characters. A CSV row is text by nature:
 `record_from_text` converts its cells explicitly (a whole number of ASCII digits for the
-duration) and then applies the same checks.
+duration) and then applies the same checks. `record_from_clean_row` is the same for a row
+of a line already known to be ASCII without control characters (most of a switch's file):
+it builds the record when every check passes and otherwise answers None, so the line takes
+the full path and gets its exact reject (a test compares the two on generated rows).
 """
 
 from __future__ import annotations
@@ -193,3 +196,48 @@ def record_from_text(cells: Mapping[str, str]) -> CallRecord | Rejected:
                             f"duration_seconds {text[:20]!r} is not a whole number of seconds")
         fields["duration_seconds"] = int(text)
     return parse_record(fields)
+
+
+# positions of the record fields (FIELDS order) in a CSV row; None for a column not in the file
+Spots = tuple[int | None, ...]
+_OPTIONAL = ((7, 36), (8, 36), (9, 200), (10, 200))  # user_id, organizer_id, call_id, conference_id
+
+
+def record_from_clean_row(row: list[str], spots: Spots) -> CallRecord | None:
+    """`record_from_text` for a row whose line is ASCII without control characters (so
+    every cell is storable text and no id holds a control character): the record when
+    every check passes, else None (the row then takes `record_from_text` for its reject)."""
+    i_id, i_tenant, i_type, i_caller, i_callee, i_start, i_duration = spots[:7]
+    if i_id is None or i_tenant is None or i_type is None or i_callee is None or i_start is None \
+            or i_duration is None:
+        return None
+    record_id, tenant_id, call_type = row[i_id].strip(), row[i_tenant].strip(), row[i_type].strip()
+    callee, started, duration = row[i_callee].strip(), row[i_start], row[i_duration].strip()
+    caller = row[i_caller].strip() if i_caller is not None else ""
+    if not (record_id and tenant_id and callee and started and duration) or len(record_id) > MAX_ID \
+            or len(tenant_id) > 36 or len(callee) > 32 or len(caller) > 32 or call_type not in CALL_TYPES \
+            or len(started) > 64 or not _WHOLE_NUMBER.fullmatch(duration):
+        return None
+    seconds = int(duration)
+    if not 0 <= seconds <= MAX_DURATION_S:
+        return None
+    try:
+        instant = datetime.fromisoformat(started.strip().replace("Z", "+00:00"))
+        if instant.tzinfo is None:
+            return None
+        instant = instant.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if not EARLIEST <= instant <= LATEST:
+        return None
+    optional: list[str | None] = []
+    for field_no, limit in _OPTIONAL:
+        at = spots[field_no]
+        value = row[at] if at is not None else ""
+        if value == "":
+            optional.append(None)
+        elif len(value := value.strip()) > limit:
+            return None
+        else:
+            optional.append(value)
+    return CallRecord(record_id, tenant_id, call_type, caller, callee, instant, seconds, *optional)

@@ -43,7 +43,7 @@ from ...domain.plans import (
     pool_sizes,
     threshold_crossed,
 )
-from ...domain.rating import NoRate, RatingError, RatingIndex
+from ...domain.rating import NoRate, RatedCall, RatingError, RatingIndex
 from ...domain.spend_controls import balance_crossings as crossings
 from ...domain.spend_controls import effective_policy, implausible, policy_blocks
 from ...notify.outbox import enqueue
@@ -281,10 +281,11 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
                         products=book.products, started_at=rec.started_at)
         period = book.period(rec.started_at)
         left = {k: book.sizes.get(k, 0) - book.used.get((period, k), 0) for k in call.route.pools}
-        split = split_call(call.route, rec.duration_s, left, call.pricer(index), billing_mode=call.funding_mode,
+        pricer = _Pricer(index, call, rec.duration_s)
+        split = split_call(call.route, rec.duration_s, left, pricer, billing_mode=call.funding_mode,
                            spendable=book.spendable)
         # the connection fee is part of the charge when the call was charged from its first second
-        fee = call.rated(index, rec.duration_s).connect_fee_micros if split.charge and not split.covered_s else 0
+        fee = pricer.rated().connect_fee_micros if split.charge and not split.covered_s else 0
     except CallRefused as exc:
         return _reject(rec.id, exc.code, exc.detail)
     except NoRate as exc:
@@ -301,6 +302,29 @@ def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[s
                       tenant.currency)
     seen[rec.id] = (tenant.id, outcome)
     return outcome
+
+
+class _Pricer:
+    """`call.price` for one record, keeping the whole call's `RatedCall` (the split prices
+    the full duration; its connection fee is read from the same quote, not priced again)."""
+
+    __slots__ = ("call", "duration", "full", "index")
+
+    def __init__(self, index: RatingIndex, call: CallDescriptor, duration: int) -> None:
+        self.index, self.call, self.duration = index, call, duration
+        self.full: RatedCall | None = None
+
+    def __call__(self, seconds: int) -> int:
+        rated = self.call.rated(self.index, seconds)
+        if seconds == self.duration:
+            self.full = rated
+        return rated.charge_micros
+
+    def rated(self) -> RatedCall:
+        """The whole call priced (once)."""
+        if self.full is None:
+            self.full = self.call.rated(self.index, self.duration)
+        return self.full
 
 
 def _duplicate(record_id: str, owner: str, tenant: Tenant, first: Outcome) -> Outcome:

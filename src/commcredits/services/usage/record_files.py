@@ -10,8 +10,11 @@ line number here. Nothing read here can make a line vanish or stop the run:
 - **CSV**: each line is parsed on its own by the csv module in strict mode, so a quoted
   field cannot span lines: a line with an odd number of `"` (an unclosed quoted field, or
   the rest of one from the line before) is a reject of that line alone (before, it
-  swallowed the lines after it). A header with the wrong fields is unusable input
-  (`ValidationError`: the whole file is refused before anything is charged);
+  swallowed the lines after it). A plain line (ASCII, no quote, no control character) is
+  split at its commas, which is what the csv module does with it, and checked by
+  `record_from_clean_row`; anything else, or a record that fails a check, takes the csv
+  module and `record_from_text` for its exact reject. A header with the wrong fields is
+  unusable input (`ValidationError`: the whole file is refused before anything is charged);
 - **JSON Lines**: bytes that are not UTF-8, invalid JSON, numbers with too many digits and
   nesting too deep for the parser (`RecursionError`) are rejects of their line; a JSON value
   other than an object too. The line bound also bounds what a nested line can cost.
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from ...errors import ValidationError
-from .call_records import CallRecord, Rejected, parse_record, record_from_text, shown_id
+from .call_records import CallRecord, Rejected, parse_record, record_from_clean_row, record_from_text, shown_id
 
 FORMATS = ("csv", "jsonl")
 FIELDS = ("id", "tenant_id", "call_type", "caller", "callee", "started_at", "duration_seconds",
@@ -34,6 +38,7 @@ FIELDS = ("id", "tenant_id", "call_type", "caller", "callee", "started_at", "dur
 MAX_LINE_BYTES = 65_536  # a record is a few hundred bytes; anything near this is not one
 _SKIP_CHUNK = 65_536
 Parsed = tuple[int, CallRecord | Rejected]  # (1-based line number, the record or why not)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -120,13 +125,22 @@ def _csv(lines: Lines) -> Iterator[Parsed]:
         return
     columns = _header(first[1], lines.limit)
     lines.count.header += 1
-    where_id = columns.index("id")
+    where_id, width = columns.index("id"), len(columns)
+    spots = tuple(columns.index(f) if f in columns else None for f in FIELDS)
+    search_control = _CONTROL_BYTES.search
     for number, raw in rows:
         if raw is None:
             yield number, _too_long(lines.limit)
         elif not raw.strip():
             lines.count.blank += 1
         else:
+            line = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+            # a plain line (ASCII, no quote, no control character) is its cells split at commas
+            if raw.isascii() and b'"' not in line and not search_control(line):
+                row = line.decode("ascii").split(",")
+                if len(row) == width and (record := record_from_clean_row(row, spots)) is not None:
+                    yield number, record
+                    continue
             yield number, csv_record(raw, columns, where_id)
 
 
