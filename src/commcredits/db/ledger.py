@@ -208,11 +208,7 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> li
     if not items:
         return []
     raw = Raw.of(conn)
-    at = raw.instant(now)
-    ids = [raw.insert_id("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
-                         "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (it.tenant_id, it.entry.type, it.entry.balance_change, it.balance_after, at,
-                          it.entry.reference, it.idempotency_key)) for it in items]
+    ids = _insert_transactions(raw, items, raw.instant(now))
     raw.many("INSERT INTO postings (transaction_id, tenant_id, account, lot_id, amount) VALUES (?, ?, ?, ?, ?)",
              [(txn_id, it.tenant_id, p.account, p.lot_id, p.amount)
               for txn_id, it in zip(ids, items, strict=True) for p in it.entry.postings])
@@ -228,3 +224,27 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> li
     raw.many("UPDATE lots SET remaining = remaining + ? WHERE id = ?", [(v, k) for k, v in by_lot.items()])
     raw.many("UPDATE tenants SET deficit = deficit + ? WHERE id = ?", [(v, k) for k, v in deficits.items() if v])
     return ids
+
+
+_TXN_INSERT = ("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
+               "idempotency_key) VALUES ")
+_TXN_ROWS = 500  # rows per multi-row INSERT (7 parameters each: within every database's limit)
+
+
+def _insert_transactions(raw: Raw, items: list[BatchEntry], at: object) -> list[int]:
+    """The transaction rows of `items`, their ids in the order of `items`. With an
+    idempotency key on every item (the batch charging path) they go in multi-row INSERTs
+    and the ids are matched back by (tenant, key), which the schema keeps unique; else one
+    INSERT per item."""
+    params = [(it.tenant_id, it.entry.type, it.entry.balance_change, it.balance_after, at,
+               it.entry.reference, it.idempotency_key) for it in items]
+    if any(it.idempotency_key is None for it in items):
+        return [raw.insert_id(_TXN_INSERT + "(?, ?, ?, ?, ?, ?, ?)", p) for p in params]
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(params), _TXN_ROWS):
+        chunk = params[start:start + _TXN_ROWS]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        for txn_id, tenant_id, key in raw.rows(_TXN_INSERT + values + " RETURNING id, tenant_id, idempotency_key",
+                                               [v for p in chunk for v in p]):
+            found[(tenant_id, key)] = int(txn_id)
+    return [found[(it.tenant_id, it.idempotency_key)] for it in items]  # type: ignore[index]
