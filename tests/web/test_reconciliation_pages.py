@@ -183,3 +183,13 @@ def test_usage_and_transactions_page_newest_first_without_gaps(rt, api) -> None:
     assert len(durations) == 55 and "1:19:45" in rest  # every call once; the total under the last page
     seconds = [int(m) * 60 + int(s) for m, s in (d.split(":") for d in durations)]
     assert seconds == sorted(seconds, reverse=True)  # newest (longest here) first, across the page break
+
+
+def test_a_busy_web_export_says_when_to_come_back(rt, api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from commcredits.services.usage import usage_export
+
+    org, _, client = _funded(rt, api)
+    monkeypatch.setattr(usage_export, "MAX_EXPORTS", 0)  # every place taken
+    busy = client.get(f"/admin/t/{org.tid}/usage/export", params={"format": "csv"})
+    assert busy.status_code == 429 and busy.headers["retry-after"] == str(usage_export.RETRY_AFTER_S)
+    assert f"try again in {usage_export.RETRY_AFTER_S} s" in _text(busy.text)

@@ -91,7 +91,10 @@ def install_handlers(web: FastAPI) -> None:
     async def _service(request: Request, exc: CommCreditsError) -> Response:
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(login_redirect_target(request), status_code=303)
-        return error_page(exc.status, TITLES.get(exc.status, exc.title), exc.detail, request)
+        response = error_page(exc.status, TITLES.get(exc.status, exc.title), exc.detail, request)
+        if "retry_after" in exc.extra:  # a busy export: the page says when, and so does the header
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
 
     @web.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
