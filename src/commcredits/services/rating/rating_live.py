@@ -7,7 +7,8 @@ a call starts a background check: one small query for the version in force per r
 thread decodes the documents it has not seen, builds a new `RatingIndex` (reusing the
 compiled plans of decks it already had, so a rollback or a small update recompiles nothing
 big) and swaps it in with one assignment. Requests
-during the build keep the previous index. Every process does this for itself; nothing
+during the build keep the previous index; the build thread runs at a lower CPU priority
+and hands the interpreter to call control every 0.5 ms (`calls.priority`). Every process does this for itself; nothing
 depends on state held by another.
 
 The process that imports or activates does not wait for its next check: `adopt` swaps in
@@ -31,6 +32,7 @@ from ...db import rate_decks
 from ...db.engine import read_tx
 from ...domain.rating import Deck, RatingIndex
 from ...rating_import import deck_from_json
+from ..calls.priority import lower_this_thread, yielding
 
 CHECK_EVERY_S = 1.0
 log = logging.getLogger(__name__)
@@ -114,8 +116,9 @@ class LiveIndex:
         self._worker.start()
 
     def _check(self) -> None:
+        lower_this_thread()  # a background build (another process's import) yields to call control
         try:
-            with self._lock, gc_paused():
+            with self._lock, gc_paused(), yielding():
                 self._refresh(force=False)
         except Exception:  # the next check tries again; requests keep the index they have
             log.exception("rating index refresh failed")
