@@ -31,7 +31,8 @@ from commcredits.services.access.principal import OPERATOR
 from commcredits.services.ledger import funds
 from commcredits.services.ledger.funds import Credit, check_limits
 from commcredits.services.usage.call_records import Rejected, parse_instant, parse_record
-from commcredits.views.ledger import credit_out, problem_out
+from commcredits.views.ledger import credit_out
+from commcredits.views.problems import problem_out
 from commcredits.web.feedback import explain
 from commcredits.web.routes_billing import FUNDS_FIELDS
 

@@ -7,7 +7,8 @@ from typing import Any
 from commcredits.errors import PaymentDeclined
 from commcredits.formatting import iso
 from commcredits.services.ledger import funds
-from commcredits.views.ledger import credit_out, problem_out
+from commcredits.views.ledger import credit_out
+from commcredits.views.problems import problem_out
 
 __all__ = ["add_funds", "grant_credit", "iso"]
 

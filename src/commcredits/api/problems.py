@@ -10,15 +10,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import CommCreditsError
+from ..views.problems import problem_body
 from .problem_docs import RefuseNul, allowed_methods, install_openapi
 
 PROBLEM = "application/problem+json"
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"https://commcredits.dev/problems/{code}", "title": title, "status": status,
-            "detail": detail, "code": code, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(problem_body(status, code, title, detail, **extra), status_code=status, media_type=PROBLEM)
 
 
 def install(app: FastAPI) -> None:

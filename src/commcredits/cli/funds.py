@@ -11,7 +11,8 @@ from ..errors import PaymentDeclined
 from ..services.access.principal import OPERATOR
 from ..services.ledger import balances, funds
 from ..services.payments import payment_methods
-from ..views.ledger import balance_out, credit_out, journal_page_out, problem_out
+from ..views.ledger import balance_out, credit_out, journal_page_out
+from ..views.problems import problem_out
 from .common import emit, friendly, runtime
 
 funds_app = typer.Typer(help="Add funds, grant credit, show balances and transactions.", no_args_is_help=True)

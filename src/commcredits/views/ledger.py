@@ -13,7 +13,6 @@ from typing import Any
 from ..db.receipts import Receipt
 from ..db.spend_controls import FIELDS
 from ..domain.money import Money
-from ..errors import CommCreditsError
 from ..formatting import iso
 from ..services.ledger.balances import BalanceView, JournalLine, JournalPage, LotView
 from ..services.ledger.funds import Credit
@@ -24,12 +23,6 @@ from .payments import recharge_summary_out
 
 def _text(amount: Money | None) -> str | None:
     return None if amount is None else amount.text
-
-
-def problem_out(exc: CommCreditsError) -> dict[str, Any]:
-    """An error as the API's problem+json body (the CLI prints a declined purchase so)."""
-    return {"type": f"https://commcredits.dev/problems/{exc.code}", "title": exc.title, "status": exc.status,
-            "detail": exc.detail, "code": exc.code, **exc.extra}
 
 
 def credit_out(credit: Credit) -> dict[str, Any]:
