@@ -73,7 +73,7 @@ def test_a_worker_import_prices_at_once_in_the_server_and_leaves_the_switch_inte
     assert body["rows"] == 2_000 and body["added_count"] == 2_000 and body["rating_keys"] == ["synthetic"]
     quoted = rating.quote(rt, OPERATOR, category="outbound", destination="9900051", started_at=rt.clock.now(),
                           duration_seconds=60, rating_key="synthetic")
-    assert quoted["charge"] == "0.06" and quoted["deck_version"] == body["version"]
+    assert quoted.charge_micros == 60_000 and quoted.deck_version == body["version"]
     assert sys.getswitchinterval() == before
     # the same upload in the server's process stores the same deck: the diff is empty
     again = rate_decks.import_files(rt, OPERATOR, format_="ratecard", files={"big.csv": CARD.encode()},

@@ -14,7 +14,7 @@ from ..errors import ValidationError
 from ..services.access.principal import require_operator
 from ..services.rating import rate_decks, rating, rerate
 from ..services.rating import tenant_rates as tenant_price_list
-from ..views.rating import price_list_csv, price_page_out, rerate_out
+from ..views.rating import price_list_csv, price_page_out, quote_out, rerate_out
 from .deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["rating"])
@@ -117,9 +117,9 @@ def quote(
     started_at: datetime | None = None,
     rating_key: str | None = None, subject: str | None = None, tenant_id: str | None = None,
 ) -> dict[str, Any]:
-    return rating.quote(rt, who, category=category, destination=destination,
-                        started_at=started_at or rt.clock.now(), duration_seconds=duration_seconds,
-                        rating_key=rating_key, subject=subject, tenant_id=tenant_id)
+    return quote_out(rating.quote(rt, who, category=category, destination=destination,
+                                  started_at=started_at or rt.clock.now(), duration_seconds=duration_seconds,
+                                  rating_key=rating_key, subject=subject, tenant_id=tenant_id))
 
 
 

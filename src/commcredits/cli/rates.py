@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..services.access.principal import OPERATOR
 from ..services.rating import rate_decks, rating
+from ..views.rating import quote_out
 from .common import emit, friendly, runtime
 
 rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
@@ -132,9 +133,9 @@ def rates_quote(
         rt = runtime()
         when = at or rt.clock.now()
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
-        emit(rating.quote(rt, OPERATOR, category=category, destination=destination, started_at=when,
-                          duration_seconds=duration, rating_key=rating_key, subject=subject,
-                          tenant_id=tenant))
+        emit(quote_out(rating.quote(rt, OPERATOR, category=category, destination=destination, started_at=when,
+                                    duration_seconds=duration, rating_key=rating_key, subject=subject,
+                                    tenant_id=tenant)))
 
     run()
 

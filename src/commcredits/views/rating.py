@@ -1,5 +1,5 @@
 """A tenant's price list (a JSON page, the CSV download) and re-rating reports as JSON
-(API.md "Rates", "Re-rating"). The admin center's rates page and its download use the same
+(API.md "Rates", "Re-rating"), and a quote. The admin center's rates page and its download use the same
 rows; `commcredits rates rerate` prints the same JSON as `POST /v1/rerate`."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from ..domain.money import format_micros, minor_units
 from ..domain.rating.layers import PriceRow
+from ..domain.rating.result import RatedCall
 from ..domain.rating.timing import from_epoch
 from ..formatting import iso
 from ..services.rating.rerate import RerateReport, TenantRerate
@@ -57,3 +58,21 @@ def rerate_out(report: RerateReport) -> dict[str, Any]:
     """The period as given (`isoformat`, its own zone) and each tenant that had calls in it."""
     return {"from": report.start.isoformat(), "to": report.end.isoformat(),
             "tenants": [tenant_rerate_out(t) for t in report.tenants]}
+
+
+def quote_out(rated: RatedCall) -> dict[str, Any]:
+    """A priced call as `GET /v1/rates/quote` answers it (API.md "Quote"), and the CLI prints it."""
+    digits = minor_units(rated.currency)
+    explained = rated.explain()
+    return {
+        "charge": format_micros(rated.charge_micros, digits),
+        "connect_fee": format_micros(rated.connect_fee_micros, digits),
+        "currency": rated.currency, "billed_seconds": rated.billed_seconds,
+        "duration_seconds": rated.duration_s, "destination_id": rated.destination_id,
+        "prefix": rated.prefix, "rate_id": rated.rate_id,
+        "rating_plan_id": rated.rating_plan_id, "subject": rated.subject,
+        "deck": rated.deck, "deck_version": rated.deck_version,
+        "rounding": {"method": rated.rounding, "decimals": rated.decimals},
+        "capped": rated.capped, "exact_total": explained["exact_total"],
+        "spans": explained["spans"],
+    }

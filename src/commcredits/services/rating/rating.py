@@ -16,7 +16,6 @@ from typing import Any
 from ...db import tenants as tenant_db
 from ...db.engine import read_tx
 from ...domain.access import VIEW_BILLING
-from ...domain.money import format_micros, minor_units
 from ...domain.numbers import InvalidNumber, parse_number
 from ...domain.rating import (
     Deck,
@@ -90,8 +89,9 @@ def quote(
     rt: Runtime, who: Principal, *, category: str, destination: str, started_at: datetime,
     duration_seconds: int, rating_key: str | None = None, subject: str | None = None,
     tenant_id: str | None = None,
-) -> dict[str, Any]:
-    """Price a call without moving money (operator, or an admin for its own tenant)."""
+) -> RatedCall:
+    """Price a call without moving money (operator, or an admin for its own tenant); the
+    edges show it with `views.rating.quote_out`."""
     currency = None
     if not who.is_operator:
         tenant_id = tenant_id or who.tenant_id
@@ -114,21 +114,4 @@ def quote(
                            started_at=started_at, duration_s=duration_seconds, currency=currency)
     except RatingError as exc:
         raise from_rating(exc) from None
-    return quote_body(rated)
-
-
-def quote_body(rated: RatedCall) -> dict[str, Any]:
-    digits = minor_units(rated.currency)
-    explained = rated.explain()
-    return {
-        "charge": format_micros(rated.charge_micros, digits),
-        "connect_fee": format_micros(rated.connect_fee_micros, digits),
-        "currency": rated.currency, "billed_seconds": rated.billed_seconds,
-        "duration_seconds": rated.duration_s, "destination_id": rated.destination_id,
-        "prefix": rated.prefix, "rate_id": rated.rate_id,
-        "rating_plan_id": rated.rating_plan_id, "subject": rated.subject,
-        "deck": rated.deck, "deck_version": rated.deck_version,
-        "rounding": {"method": rated.rounding, "decimals": rated.decimals},
-        "capped": rated.capped, "exact_total": explained["exact_total"],
-        "spans": explained["spans"],
-    }
+    return rated
