@@ -82,12 +82,12 @@ def test_cgrates_files(name: str, body: str, raw: bytes | None) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=csv_text, mode=st.sampled_from(["replace", "update"]))
 def test_a_refused_upload_applies_nothing(rt, body: str, mode: str) -> None:
-    before = rate_decks.list_decks(rt, OPERATOR)["items"]
+    before = rate_decks.list_decks(rt, OPERATOR).items
     try:
         rate_decks.import_files(rt, OPERATOR, format_="ratecard", mode=mode, currency="USD", force=True,
                                 files={"fuzz.csv": (HEADER + "\n" + body).encode()})
     except ValidationError as exc:
         assert exc.extra["file"] == "fuzz.csv"
-        assert rate_decks.list_decks(rt, OPERATOR)["items"] == before
+        assert rate_decks.list_decks(rt, OPERATOR).items == before
     else:
-        assert len(rate_decks.list_decks(rt, OPERATOR)["items"]) == len(before) + 1
+        assert len(rate_decks.list_decks(rt, OPERATOR).items) == len(before) + 1

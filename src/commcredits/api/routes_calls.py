@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Annotated, Any
+from concurrent.futures import Future
+from typing import Annotated, Any, cast
 
 import orjson
 from fastapi import APIRouter, Header, Request
@@ -29,7 +30,14 @@ from sqlalchemy.exc import OperationalError
 from ..errors import CommCreditsError
 from ..errors import ValidationError as InvalidRequest
 from ..services.calls import call_control
-from ..services.calls.call_control import AuthorizeRequest, CallRequest, EndRequest, ExtendRequest
+from ..services.calls.call_control import (
+    AuthorizeRequest,
+    CallAnswer,
+    CallRequest,
+    EndRequest,
+    ExtendRequest,
+    Settlement,
+)
 from ..services.runtime import Runtime
 from ..services.usage.call_records import parse_instant, storable
 
@@ -101,14 +109,15 @@ def _call_id(value: str) -> str:
     return value
 
 
-async def _answer(rt: Runtime, bearer: str | None, request: CallRequest) -> dict[str, Any]:
+async def _answer(rt: Runtime, bearer: str | None, request: CallRequest) -> CallAnswer | Settlement:
     try:
-        return await asyncio.wrap_future(call_control.submit(rt, bearer, request))
+        answer: Future[Any] = call_control.submit(rt, bearer, request)
+        return cast(CallAnswer | Settlement, await asyncio.wrap_future(answer))
     except OperationalError:
         raise Unavailable("the database is unreachable: deny the call (emergency calls are still allowed)") from None
 
 
-async def authorize_raw(rt: Runtime, bearer: str | None, raw: bytes) -> dict[str, Any]:
+async def authorize_raw(rt: Runtime, bearer: str | None, raw: bytes) -> CallAnswer | Settlement:
     """Authorize from the raw JSON body: emergency first, then the checked request."""
     try:
         data = orjson.loads(raw)
@@ -127,12 +136,12 @@ async def authorize_raw(rt: Runtime, bearer: str | None, raw: bytes) -> dict[str
         raise
 
 
-async def extend_raw(rt: Runtime, bearer: str | None, call_id: str, raw: bytes) -> dict[str, Any]:
+async def extend_raw(rt: Runtime, bearer: str | None, call_id: str, raw: bytes) -> CallAnswer | Settlement:
     body = ExtendIn.model_validate_json(raw) if raw.strip() else ExtendIn()
     return await _answer(rt, bearer, ExtendRequest(_call_id(call_id), body.reserve == "full"))
 
 
-async def end_raw(rt: Runtime, bearer: str | None, call_id: str, raw: bytes) -> dict[str, Any]:
+async def end_raw(rt: Runtime, bearer: str | None, call_id: str, raw: bytes) -> CallAnswer | Settlement:
     body = EndIn.model_validate_json(raw)
     ended = parse_instant(body.ended_at) if body.ended_at else None
     return await _answer(rt, bearer, EndRequest(_call_id(call_id), body.duration_seconds, ended))

@@ -14,7 +14,14 @@ from ..errors import ValidationError
 from ..services.access.principal import require_operator
 from ..services.rating import rate_decks, rating, rerate
 from ..services.rating import tenant_rates as tenant_price_list
-from ..views.rating import price_list_csv, price_page_out, quote_out, rerate_out
+from ..views.rating import (
+    activation_out,
+    deck_versions_out,
+    price_list_csv,
+    price_page_out,
+    quote_out,
+    rerate_out,
+)
 from .deps import PrincipalDep, RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["rating"])
@@ -77,7 +84,7 @@ def list_decks(
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
 ) -> dict[str, Any]:
     """Every version, newest first: who imported it, when, row counts, what is in force."""
-    return rate_decks.list_decks(rt, who, limit=limit, cursor=int(cursor) if cursor else None)
+    return deck_versions_out(rate_decks.list_decks(rt, who, limit=limit, cursor=int(cursor) if cursor else None))
 
 
 @router.post("/rate-decks/{deck_id}/activate")
@@ -87,7 +94,7 @@ def activate_deck(rt: RuntimeDep, who: PrincipalDep,
     require_operator(who)  # before saying anything about the id
     if not deck_id.isascii() or not deck_id.isdigit() or not 1 <= int(deck_id) <= 2**53:
         raise ValidationError("the deck id is a version number such as 3")
-    return rate_decks.activate(rt, who, int(deck_id))
+    return activation_out(rate_decks.activate(rt, who, int(deck_id)))
 
 
 @router.get("/tenants/{tid}/rates", response_model=None)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..services.access.principal import OPERATOR
 from ..services.rating import rate_decks, rating
-from ..views.rating import quote_out
+from ..views.rating import activation_out, deck_versions_out, quote_out
 from .common import emit, friendly, runtime
 
 rates_app = typer.Typer(help="Import rate decks and price calls.", no_args_is_help=True)
@@ -97,7 +97,7 @@ def rates_decks() -> None:
     Example: commcredits rates decks
     """
 
-    friendly(lambda: emit(rate_decks.list_decks(runtime(), OPERATOR, limit=500)))()
+    friendly(lambda: emit(deck_versions_out(rate_decks.list_decks(runtime(), OPERATOR, limit=500))))()
 
 
 @rates_app.command("activate")
@@ -109,7 +109,7 @@ def rates_activate(
     Example: commcredits rates activate 3
     """
 
-    friendly(lambda: emit(rate_decks.activate(runtime(), OPERATOR, version, by="cli")))()
+    friendly(lambda: emit(activation_out(rate_decks.activate(runtime(), OPERATOR, version, by="cli"))))()
 
 
 @rates_app.command("quote")

@@ -14,6 +14,7 @@ from ..domain.rating.layers import PriceRow
 from ..domain.rating.result import RatedCall
 from ..domain.rating.timing import from_epoch
 from ..formatting import iso
+from ..services.rating.rate_decks import Activation, DeckVersion, DeckVersions
 from ..services.rating.rerate import RerateReport, TenantRerate
 from ..services.rating.tenant_rates import PriceList, PricePage, rate_text
 
@@ -76,3 +77,25 @@ def quote_out(rated: RatedCall) -> dict[str, Any]:
         "capped": rated.capped, "exact_total": explained["exact_total"],
         "spans": explained["spans"],
     }
+
+
+def deck_versions_out(page: DeckVersions) -> dict[str, Any]:
+    """`GET /v1/rate-decks` (and `commcredits rates versions`)."""
+    return {"items": [_version_out(v) for v in page.items],
+            "next_cursor": str(page.next_cursor) if page.next_cursor is not None else None}
+
+
+def _version_out(v: DeckVersion) -> dict[str, Any]:
+    r = v.summary
+    return {"id": r.id, "version": r.id, "name": r.name, "format": r.format, "mode": r.mode,
+            "currency": r.currency, "rows": r.rows, "rating_keys": r.rating_keys,
+            "effective_from": iso(r.effective_from) if r.effective_from else None,
+            "imported_at": iso(r.imported_at), "imported_by": r.imported_by,
+            "fallback_rating_key": r.fallback_rating_key, "parents": r.parents,
+            "counts": r.stats, "in_force_for": list(v.in_force_for), "live_for": list(v.live_for)}
+
+
+def activation_out(a: Activation) -> dict[str, Any]:
+    """`POST /v1/rate-decks/{id}/activate` (and `commcredits rates activate`)."""
+    return {"id": a.deck.id, "version": a.deck.id, "name": a.deck.name, "rating_keys": a.deck.rating_keys,
+            "activated_at": iso(a.activated_at)}

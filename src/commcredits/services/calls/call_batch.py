@@ -21,7 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -38,7 +38,7 @@ from ..rating.rating import rating_index
 from ..runtime import Runtime
 from ..usage import charging
 from ..usage.call_records import CallRecord, Rejected
-from .call_control import AuthorizeRequest, EndRequest, RecordsRequest
+from .call_control import AuthorizeRequest, CallAnswer, EndRequest, RecordsRequest, Settlement, stored_settlement
 from .call_decisions import Account, Batch, authorize, extend
 from .call_desk import Job
 
@@ -71,7 +71,7 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
     changed += _settle(batch, jobs, results, rows, locked)
     if any(job.kind in ("authorize", "extend") for job in jobs):
         _load_accounts(batch, locked, jobs, rows)
-    answered: dict[str, dict[str, Any]] = {}
+    answered: dict[str, CallAnswer] = {}
     for i, job in enumerate(jobs):
         if results[i] is not None or job.kind in ("end", "records"):
             continue
@@ -270,7 +270,7 @@ def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[st
 
 
 def _release(batch: Batch, records: list[tuple[int, CallRecord]], outcomes: list[charging.Outcome],
-             rows: dict[str, dict[str, Any]], locked: dict[str, Tenant]) -> list[dict[str, Any]]:
+             rows: dict[str, dict[str, Any]], locked: dict[str, Tenant]) -> list[Settlement]:
     """Store each settlement on its reservation and release the holds; return the answers."""
     released: dict[str, int] = defaultdict(int)
     bodies = []
@@ -279,9 +279,9 @@ def _release(batch: Batch, records: list[tuple[int, CallRecord]], outcomes: list
         row = rows[rec.id]
         held = row["amount"] if row["status"] == "active" else 0
         currency = locked[row["tenant_id"]].currency
-        body = {"call_id": rec.id, "duration_seconds": rec.duration_s,
-                **{k: v for k, v in outcome.as_json().items() if k != "id"},
-                "released": format_micros(held, minor_units(currency))}
+        body = cast(Settlement, {"call_id": rec.id, "duration_seconds": rec.duration_s,
+                                 **{k: v for k, v in outcome.as_json().items() if k != "id"},
+                                 "released": format_micros(held, minor_units(currency))})
         bodies.append(body)
         row["outcome"] = json.dumps(body)
         status = "settled" if row["status"] == "active" else row["status"]
@@ -299,7 +299,7 @@ def _ended(req: EndRequest, row: dict[str, Any], results: list[Any], first: dict
     """The answer to an end: the stored settlement when the duration agrees, else 409."""
     if row["outcome"] is None:  # the first end's charge failed as a whole
         return results[first[req.call_id]] if req.call_id in first else NotFound("call not settled")
-    settled: dict[str, Any] = json.loads(row["outcome"])
+    settled = stored_settlement(row["outcome"])
     if settled["duration_seconds"] != req.duration_seconds:
         return Conflict(f"call {req.call_id} was already ended with {settled['duration_seconds']} s; "
                         f"an end with {req.duration_seconds} s cannot change it", code="end_conflict")

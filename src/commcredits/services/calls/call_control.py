@@ -23,11 +23,12 @@ cannot be reached the API answers 503 and the switch must deny the call.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, NotRequired, TypedDict, cast, overload
 
 from ...db import reservations as res_db
 from ...db import tenants as tenant_db
@@ -76,6 +77,54 @@ class RecordsRequest:
     only_tenant: str | None = None
 
 
+class HeldFunds(TypedDict):
+    """The money an allowed call holds: the reservation as the switch sees it."""
+
+    id: str
+    amount: str
+    expires_at: str
+
+
+class CallAnswer(TypedDict):
+    """The answer to an authorize or an extend (API.md "Call control"). It is a document, not
+    an object: stored verbatim with the reservation and replayed byte for byte to a retry,
+    and the switch reads it as JSON; the type names its fields."""
+
+    call_id: str
+    decision: str  # allow | deny
+    reason: str
+    max_seconds: int | None
+    funding: str | None
+    reservation: HeldFunds | None
+    currency: str | None
+
+
+class Settlement(TypedDict):
+    """The answer to an end: the call's charge (as a record's outcome) and the hold released,
+    stored with the reservation and replayed to a repeated end."""
+
+    call_id: str
+    duration_seconds: int
+    status: str
+    charge: str | None
+    funding: str | None
+    released: str
+    currency: NotRequired[str | None]
+    capability: NotRequired[str | None]
+    pool_minutes: NotRequired[int]
+    error: NotRequired[str]
+
+
+def stored_answer(text: str) -> CallAnswer:
+    """An answer as stored with its reservation."""
+    return cast(CallAnswer, json.loads(text))
+
+
+def stored_settlement(text: str) -> Settlement:
+    """A settlement as stored with its reservation."""
+    return cast(Settlement, json.loads(text))
+
+
 CallRequest = AuthorizeRequest | ExtendRequest | EndRequest  # answered with the switch's JSON answer
 Request = CallRequest | RecordsRequest  # records are answered with one charging outcome each
 _KINDS = {AuthorizeRequest: "authorize", ExtendRequest: "extend", EndRequest: "end", RecordsRequest: "records"}
@@ -84,7 +133,9 @@ _KINDS = {AuthorizeRequest: "authorize", ExtendRequest: "extend", EndRequest: "e
 @overload
 def submit(rt: Runtime, bearer: str | None, request: RecordsRequest) -> Future[list[Outcome]]: ...
 @overload
-def submit(rt: Runtime, bearer: str | None, request: CallRequest) -> Future[dict[str, Any]]: ...
+def submit(rt: Runtime, bearer: str | None, request: EndRequest) -> Future[Settlement]: ...
+@overload
+def submit(rt: Runtime, bearer: str | None, request: AuthorizeRequest | ExtendRequest) -> Future[CallAnswer]: ...
 def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[Any]:
     """Queue a request at the desk; the future carries its answer once its batch committed
     (or the CommCreditsError that refuses it)."""
@@ -94,12 +145,13 @@ def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[Any]:
     return desk.submit(Job(_KINDS[type(request)], bearer, request))
 
 
-def call(rt: Runtime, bearer: str | None, request: CallRequest, timeout: float = 30) -> dict[str, Any]:
+def call(rt: Runtime, bearer: str | None, request: CallRequest, timeout: float = 30) -> CallAnswer | Settlement:
     """`submit` and wait (for synchronous callers: the CLI, scripts)."""
-    return submit(rt, bearer, request).result(timeout)
+    answer: Future[Any] = submit(rt, bearer, request)
+    return cast(CallAnswer | Settlement, answer.result(timeout))
 
 
-def emergency_decision(call_id: str, callee: str, caller: str) -> dict[str, Any] | None:
+def emergency_decision(call_id: str, callee: str, caller: str) -> CallAnswer | None:
     """Allow an emergency call without the database (callee checked against the caller's
     country's short codes, else against the codes used almost everywhere)."""
     region = None
@@ -114,7 +166,7 @@ def emergency_decision(call_id: str, callee: str, caller: str) -> dict[str, Any]
 
 
 def answer(call_id: str, decision: str, reason: str, max_seconds: int | None, funding: str | None,
-           reservation: dict[str, Any] | None, currency: str | None) -> dict[str, Any]:
+           reservation: HeldFunds | None, currency: str | None) -> CallAnswer:
     return {"call_id": call_id, "decision": decision, "reason": reason, "max_seconds": max_seconds,
             "funding": funding, "reservation": reservation, "currency": currency}
 

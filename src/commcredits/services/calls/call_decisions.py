@@ -36,7 +36,7 @@ from ...formatting import iso
 from ..ledger.spend_controls import exhausted_cap, room_left
 from ..notify import alerts
 from ..runtime import Runtime
-from .call_control import AuthorizeRequest, ExtendRequest, answer
+from .call_control import AuthorizeRequest, CallAnswer, ExtendRequest, HeldFunds, answer, stored_answer
 
 POOL_CHUNK_MINUTES = 5
 
@@ -86,13 +86,12 @@ def describe_call(batch: Batch, account: Account, call_type: str, callee: str, h
 
 
 def authorize(batch: Batch, req: AuthorizeRequest, rows: dict[str, dict[str, Any]],
-               answered: dict[str, dict[str, Any]]) -> dict[str, Any]:
+               answered: dict[str, CallAnswer]) -> CallAnswer:
     seen = rows.get(req.call_id)
     if seen is not None:
         if seen["tenant_id"] != req.tenant_id:
             raise ValidationError(f"call id {req.call_id} belongs to another tenant", code="id_conflict")
-        stored: dict[str, Any] = json.loads(seen["answer"])
-        return stored
+        return stored_answer(seen["answer"])
     if req.call_id in answered:  # the same call twice in this batch
         return answered[req.call_id]
     account = batch.accounts.get(req.tenant_id)
@@ -115,28 +114,28 @@ def authorize(batch: Batch, req: AuthorizeRequest, rows: dict[str, dict[str, Any
 
 
 def decide(batch: Batch, account: Account, call: CallDescriptor, holder: str | None, call_id: str, full: bool
-            ) -> tuple[tuple[dict[str, Any], dict[str, Any]], int]:
+            ) -> tuple[tuple[CallAnswer, dict[str, Any]], int]:
     """(answer, reservation row) and the money held, for a new call."""
     settings, tenant, now = batch.rt.settings, account.tenant, batch.now
     row_id = new_id()
     base = {"id": row_id, "funding": None, "amount": 0, "granted_s": None, "pool_minutes": 0, "pool_period": None,
             "pool_product": None, "pool_kind": None, "pool_country": None}
 
-    def allow(reason: str, funding: str, max_s: int | None, hold: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    def allow(reason: str, funding: str, max_s: int | None, hold: int = 0) -> tuple[CallAnswer, dict[str, Any]]:
         expires = now + timedelta(seconds=(max_s + settings.reservation_grace_seconds) if max_s is not None
                                   else settings.reservation_ttl_seconds)
-        reservation = {"id": row_id, "amount": format_micros(hold, minor_units(tenant.currency)),
-                       "expires_at": iso(expires)}
+        reservation: HeldFunds = {"id": row_id, "amount": format_micros(hold, minor_units(tenant.currency)),
+                                  "expires_at": iso(expires)}
         row = {**base, "decision": "allow", "reason": reason, "funding": funding, "amount": hold,
                "granted_s": max_s, "status": "active", "expires_at": expires}
         return answer(call_id, "allow", reason, max_s, funding, reservation, tenant.currency), row
 
-    def deny(reason: str) -> tuple[tuple[dict[str, Any], dict[str, Any]], int]:
+    def deny(reason: str) -> tuple[tuple[CallAnswer, dict[str, Any]], int]:
         row = {**base, "decision": "deny", "reason": reason, "status": "denied", "expires_at": now}
         return (answer(call_id, "deny", reason, 0, None, None, tenant.currency), row), 0
 
-    def done(pair: tuple[dict[str, Any], dict[str, Any]], hold: int = 0
-             ) -> tuple[tuple[dict[str, Any], dict[str, Any]], int]:
+    def done(pair: tuple[CallAnswer, dict[str, Any]], hold: int = 0
+             ) -> tuple[tuple[CallAnswer, dict[str, Any]], int]:
         return pair, hold
 
     if call.free:
@@ -260,7 +259,7 @@ def pool_grant(batch: Batch, account: Account, call: CallDescriptor) -> tuple[Po
     return None
 
 
-def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) -> CallAnswer:
     row = rows[req.call_id]
     account = batch.accounts[row["tenant_id"]]
     currency = account.tenant.currency
@@ -297,7 +296,7 @@ def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) ->
                   currency)
 
 
-def extend_pool(batch: Batch, account: Account, row: dict[str, Any]) -> dict[str, Any]:
+def extend_pool(batch: Batch, account: Account, row: dict[str, Any]) -> CallAnswer:
     key = PoolKey(row["pool_product"], row["pool_kind"], row["pool_country"])
     sizes, used, held = pools(batch, account, row["pool_period"])
     slot = (key.product, key.kind, key.country)

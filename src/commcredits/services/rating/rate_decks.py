@@ -350,30 +350,44 @@ def unrated_recent_calls(rt: Runtime, old: RatingIndex, new: RatingIndex,
             for k, n in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def list_decks(rt: Runtime, who: Principal, *, limit: int = 100,
-               cursor: int | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class DeckVersion:
+    """One stored version with where it is in force: `in_force_for` the keys it heads,
+    `live_for` the keys whose lineage holds it."""
+
+    summary: db.DeckRow
+    in_force_for: tuple[str, ...]
+    live_for: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeckVersions:
+    items: tuple[DeckVersion, ...]
+    next_cursor: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    deck: db.DeckRow
+    activated_at: datetime
+
+
+def list_decks(rt: Runtime, who: Principal, *, limit: int = 100, cursor: int | None = None) -> DeckVersions:
     """Every version, newest first, with who imported it, when, its counts and whether it
-    is in force (`in_force_for`: the keys it heads; `live_for`: keys whose lineage has it)."""
+    is in force."""
     require_operator(who)
     with read_tx(rt.engine) as conn:
         rows = db.summaries(conn)
         heads = db.heads(conn)
     live = db.lineage(rows, heads)
     page = [r for r in rows if cursor is None or r.id < cursor][:limit]
-    items = [{
-        "id": r.id, "version": r.id, "name": r.name, "format": r.format, "mode": r.mode,
-        "currency": r.currency, "rows": r.rows, "rating_keys": r.rating_keys,
-        "effective_from": iso(r.effective_from) if r.effective_from else None,
-        "imported_at": iso(r.imported_at), "imported_by": r.imported_by,
-        "fallback_rating_key": r.fallback_rating_key, "parents": r.parents,
-        "counts": r.stats, "in_force_for": sorted(k for k, v in heads.items() if v == r.id),
-        "live_for": sorted(live.get(r.id, ())),
-    } for r in page]
+    items = tuple(DeckVersion(r, in_force_for=tuple(sorted(k for k, v in heads.items() if v == r.id)),
+                              live_for=tuple(sorted(live.get(r.id, ())))) for r in page)
     more = len(page) == limit and any(r.id < page[-1].id for r in rows)
-    return {"items": items, "next_cursor": str(page[-1].id) if more else None}
+    return DeckVersions(items, page[-1].id if more else None)
 
 
-def activate(rt: Runtime, who: Principal, deck_id: int, *, by: str | None = None) -> dict[str, Any]:
+def activate(rt: Runtime, who: Principal, deck_id: int, *, by: str | None = None) -> Activation:
     """Put a version back (or forward) in force for its rating keys, at once."""
     require_operator(who)
     now = rt.clock.now()
@@ -383,5 +397,4 @@ def activate(rt: Runtime, who: Principal, deck_id: int, *, by: str | None = None
             raise NotFound(f"rate deck {deck_id} not found")
         db.set_heads(conn, {k: row.id for k in row.rating_keys}, now=now, by=by or who_label(who))
     live_index(rt.caches, rt.engine).refresh_now()
-    return {"id": row.id, "version": row.id, "name": row.name, "rating_keys": row.rating_keys,
-            "activated_at": iso(now)}
+    return Activation(row, now)
