@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..services.access.principal import OPERATOR
 from ..services.rating import rate_decks, rating
+from ..services.rating.rate_decks import DeckDiff
 from ..views.rating import activation_out, deck_versions_out, quote_out
 from .common import emit, friendly, runtime
 
@@ -65,7 +66,7 @@ def rates_import(
     run()
 
 
-def show_diff(result: dict[str, Any]) -> None:
+def show_diff(result: DeckDiff) -> None:
     """A dry run as rich tables: the changes per prefix, then the calls that would be unrated."""
     console = Console()
     table = Table(title=f"Dry run ({result['mode']}), prices compared at {result['compared_at']}")
@@ -78,7 +79,7 @@ def show_diff(result: dict[str, Any]) -> None:
                           (new or old).get("destination", ""), old.get("rate_per_minute", "-"),
                           new.get("rate_per_minute", "-"))
     console.print(table)
-    counts = ", ".join(f"{result[k + '_count']} {k}" for k in ("added", "changed", "removed"))
+    counts = f"{result['added_count']} added, {result['changed_count']} changed, {result['removed_count']} removed"
     console.print(f"{counts}; {result['unrated_recent_calls']} call(s) of the last 30 days would have no rate")
     if result["unrated"]:
         lost = Table(title="Destinations called in the last 30 days that would have no rate")

@@ -31,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
@@ -68,12 +68,46 @@ def who_label(who: Principal) -> str:
     return who.kind
 
 
+class DeckDiff(TypedDict):
+    """What an import would change (a dry run's answer), and the part of an import's answer
+    that says what it changed (API.md "Rate decks"). A report made where the import is
+    checked (perhaps the import worker process) and handed back as it is."""
+
+    mode: str
+    compared_at: str
+    added: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    removed: list[dict[str, Any]]
+    added_count: int
+    changed_count: int
+    removed_count: int
+    by_category: dict[str, dict[str, int]]
+    unrated_recent_calls: int
+    unrated: list[dict[str, Any]]
+    dry_run: NotRequired[bool]
+
+
+class DeckImport(DeckDiff):
+    """A committed import: the new version, what it holds, and what it changed."""
+
+    id: int
+    version: int
+    name: str
+    format: str
+    currency: str
+    rows: int
+    prefixes: int
+    rating_keys: list[str]
+    effective_from: str | None
+    fallback_rating_key: str | None
+
+
 def import_files(
     rt: Runtime, who: Principal, *, format_: str, files: Mapping[str, bytes], mode: str = "replace",
     dry_run: bool = False, force: bool = False, currency: str | None = None,
     rounding: str | None = None, decimals: int | None = None, rating_key: str | None = None,
     name: str | None = None, fallback_rating_key: str | None = None, by: str | None = None,
-) -> dict[str, Any]:
+) -> DeckDiff:
     """Parse, check and (unless a dry run) store an upload; see the module docstring."""
     require_operator(who)
     with gc_paused():  # a large deck must not stall the process's requests (rating_live)
@@ -146,7 +180,7 @@ def _check_fallback(rt: Runtime, deck: Deck, key: str) -> None:
 
 
 def store(rt: Runtime, who: Principal, deck: Deck, *, mode: str, dry_run: bool = False,
-          force: bool = False, by: str | None = None) -> dict[str, Any]:
+          force: bool = False, by: str | None = None) -> DeckDiff:
     """Check a parsed deck against the decks in force and, unless a dry run, make it live."""
     require_operator(who)
     checked, built = _check(rt, deck, mode=mode, dry_run=dry_run, force=force)
@@ -172,12 +206,12 @@ class Checked:
     token: dict[str, int]  # the heads the check compared against (the commit re-checks them)
     provisional: int
     now: datetime
-    answer: dict[str, Any]
+    answer: DeckDiff
     document: str  # db.rate_decks.encode_document text
 
 
 def _check(rt: Runtime, deck: Deck, *, mode: str, dry_run: bool, force: bool
-           ) -> tuple[Checked | dict[str, Any], tuple[RatingIndex, Deck]]:
+           ) -> tuple[Checked | DeckDiff, tuple[RatingIndex, Deck]]:
     """The diff and the coverage guard (a dry run's answer), else the deck ready to commit;
     with the index that holds the deck, numbered as it will be if no other import comes first."""
     holder = live_index(rt.caches, rt.engine)
@@ -193,7 +227,7 @@ def _check(rt: Runtime, deck: Deck, *, mode: str, dry_run: bool, force: bool
     unrated = unrated_recent_calls(rt, old, new, at)
     answer = _answer(deck, mode, changes, unrated, at)
     if dry_run:
-        return {"dry_run": True, **answer}, (new, deck)
+        return DeckDiff(**answer, dry_run=True), (new, deck)
     if unrated and not force:
         raise Conflict(f"{answer['unrated_recent_calls']} call(s) of the last 30 days would have no "
                        "rate; import with force=true to accept", code="coverage_loss",
@@ -208,11 +242,11 @@ def _check(rt: Runtime, deck: Deck, *, mode: str, dry_run: bool, force: bool
 
 
 def _finish(rt: Runtime, who: Principal, checked: Checked, *, by: str | None,
-            built: tuple[RatingIndex, Deck] | None = None) -> dict[str, Any]:
+            built: tuple[RatingIndex, Deck] | None = None) -> DeckImport:
     """Commit a checked deck and put it in force in this process: the index `built` with it
     when its provisional version held, else one built from the database."""
     answer, keys = checked.answer, checked.rating_keys
-    stats = {k: answer[k + "_count"] for k in ("added", "changed", "removed")}
+    stats = {"added": answer["added_count"], "changed": answer["changed_count"], "removed": answer["removed_count"]}
     try:
         version = _commit(rt, who, checked, by=by, stats=stats)
     except IntegrityError:  # two first imports of a new key at once: one of them wins
@@ -224,11 +258,10 @@ def _finish(rt: Runtime, who: Principal, checked: Checked, *, by: str | None,
         with yielding():  # the GIL goes to call control promptly while the index is built
             holder.refresh_now()
     effective = checked.effective_from
-    return {"id": version, "version": version, "name": checked.name, "format": checked.format,
-            "mode": checked.mode, "currency": checked.currency, "rows": checked.rows,
-            "prefixes": checked.prefixes, "rating_keys": keys,
-            "effective_from": iso(effective) if effective else None,
-            "fallback_rating_key": checked.fallback_rating_key, **answer}
+    return DeckImport(id=version, version=version, name=checked.name, format=checked.format,
+                      currency=checked.currency, rows=checked.rows, prefixes=checked.prefixes, rating_keys=keys,
+                      effective_from=iso(effective) if effective else None,
+                      fallback_rating_key=checked.fallback_rating_key, **answer)
 
 
 def _commit(rt: Runtime, who: Principal, checked: Checked, *, by: str | None, stats: dict[str, int]) -> int:
@@ -260,7 +293,7 @@ def _shareable(engine: Engine) -> bool:
 
 def import_upload(rt: Runtime, who: Principal, *, files: Mapping[str, bytes], mode: str = "replace",
                   dry_run: bool = False, force: bool = False, by: str | None = None,
-                  **options: Any) -> dict[str, Any]:
+                  **options: Any) -> DeckDiff:
     """`import_files` for an upload the server received: a large one is parsed, checked and
     encoded in a worker process (see the module docstring); its answer is the same."""
     require_operator(who)
@@ -277,7 +310,7 @@ def import_upload(rt: Runtime, who: Principal, *, files: Mapping[str, bytes], mo
 
 
 def check_in_worker(url: str, who: Principal, now: datetime, *, files: dict[str, bytes], mode: str,
-                    dry_run: bool, force: bool, options: dict[str, Any]) -> Checked | dict[str, Any]:
+                    dry_run: bool, force: bool, options: dict[str, Any]) -> Checked | DeckDiff:
     """In the import worker: everything an import does before its commit, against the same
     database at the server's `now`; a refusal raises the same error the server would."""
     from ...config import Settings
@@ -302,7 +335,7 @@ def _price(row: PriceRow | None, digits: int) -> dict[str, Any] | None:
 
 
 def _answer(deck: Deck, mode: str, changes: Diff, unrated: list[dict[str, Any]],
-            at: datetime) -> dict[str, Any]:
+            at: datetime) -> DeckDiff:
     digits = minor_units(deck.currency)
     kinds: dict[str, list[dict[str, Any]]] = {"added": [], "changed": [], "removed": []}
     for ch in changes.changes:
@@ -312,13 +345,13 @@ def _answer(deck: Deck, mode: str, changes: Diff, unrated: list[dict[str, Any]],
             item["subject"] = ch.subject
         item |= {"old": _price(ch.old, digits), "new": _price(ch.new, digits)}
         kinds[kind].append(item)
-    return {
-        "mode": mode, "compared_at": iso(at), **kinds,
-        **{f"{k}_count": sum(c[k] for c in changes.counts.values()) for k in kinds},
-        "by_category": changes.counts,
-        "unrated_recent_calls": sum(u["calls"] for u in unrated),
-        "unrated": unrated[:LIST_CAP],
-    }
+    def count(kind: str) -> int:
+        return sum(c[kind] for c in changes.counts.values())
+
+    return DeckDiff(mode=mode, compared_at=iso(at), added=kinds["added"], changed=kinds["changed"],
+                    removed=kinds["removed"], added_count=count("added"), changed_count=count("changed"),
+                    removed_count=count("removed"), by_category=changes.counts,
+                    unrated_recent_calls=sum(u["calls"] for u in unrated), unrated=unrated[:LIST_CAP])
 
 
 def unrated_recent_calls(rt: Runtime, old: RatingIndex, new: RatingIndex,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...db import tenants as tenant_db
 from ...db.engine import read_tx
@@ -30,6 +30,9 @@ from ...rating_import import load_cgrates_files, load_ratecard, update_cgrates_f
 from ..access.principal import Principal, require_tenant
 from ..runtime import Runtime
 from .rating_live import live_index
+
+if TYPE_CHECKING:  # rate_decks imports this module
+    from .rate_decks import DeckDiff
 
 FORMATS = ("cgrates", "ratecard")
 
@@ -66,7 +69,7 @@ def parse_deck(
                               problems=[str(e) for e in exc.others][:50]) from None
 
 
-def import_deck(rt: Runtime, who: Principal, deck: Deck) -> dict[str, Any]:
+def import_deck(rt: Runtime, who: Principal, deck: Deck) -> DeckDiff:
     """Store a parsed deck as the next version of its rating keys (replace) and make it live."""
     from .rate_decks import store
 
