@@ -54,6 +54,15 @@ class CommCreditsError(Exception):
             self.code = code
         self.extra = extra
 
+    def problem(self) -> dict[str, Any]:
+        """This error as an application/problem+json body (RFC 9457, with the stable `code`)."""
+        return problem_body(self.status, self.code, self.title, self.detail, **self.extra)
+
+
+def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": f"https://commcredits.dev/problems/{code}", "title": title, "status": status,
+            "detail": detail, "code": code, **extra}
+
 
 class ValidationError(CommCreditsError):
     status, code, title = 422, "validation_error", "Invalid request"

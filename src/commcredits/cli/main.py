@@ -1,13 +1,5 @@
-"""The `commcredits` command: its sub-commands put together: thin shells over the same services the API calls.
-
-Every command acts as the provider's operator on the database named by
-COMMCREDITS_DATABASE_URL (default sqlite:///./var/commcredits.db), in that database's mode:
-on a sandbox database every command runs at the sandbox clock's time (services/bootstrap.py).
-Only `init` and `serve` create a database. Results print as JSON so scripts can read them.
-Errors print one line naming the reason; the exit status is 1 when the service refused the
-request (an unknown tenant, a declined card, ...) and 2 for a usage error (a bad option, a
-missing file, no database, the wrong mode).
-"""
+"""The `commcredits` command: its sub-commands put together (what every command shares,
+and the exit statuses, are in `common.py`)."""
 
 from __future__ import annotations
 

@@ -265,9 +265,7 @@ def _record(outcome: Credit | PaymentDeclined) -> tuple[int, dict[str, Any]]:
     stored since the first release (a problem body for a decline). Storage format only: the
     edges format a `Credit` themselves (views/ledger.py), to the same JSON."""
     if isinstance(outcome, PaymentDeclined):
-        body = {"type": f"https://commcredits.dev/problems/{outcome.code}", "title": outcome.title,
-                "status": outcome.status, "detail": outcome.detail, "code": outcome.code, **outcome.extra}
-        return outcome.status, body
+        return outcome.status, outcome.problem()
     record: dict[str, Any] = {
         "transaction_id": str(outcome.transaction_id), "lot_id": outcome.lot_id, "currency": outcome.currency,
         "amount": outcome.amount.text, "balance": outcome.balance.text, "expires_at": iso(outcome.expires_at),
