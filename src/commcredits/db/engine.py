@@ -61,7 +61,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    event.listen(engine, "before_cursor_execute", _send_kept_writes)
+    event.listen(engine, "commit", _commit_kept_writes)
+    event.listen(engine, "rollback", _drop_kept_writes)
+    return engine
+
+
+def _send_kept_writes(conn: Connection, *_: Any) -> None:
+    """Writes that `Raw.deferred_writes` keeps go to the server before any other statement and
+    before the commit, so nothing on the connection reads around them (db/raw.py)."""
+    raw = conn.info.get("commcredits_raw")
+    if raw is not None and raw.pending:
+        raw.flush()
+
+
+def _commit_kept_writes(conn: Connection) -> None:
+    """Send the kept writes with the COMMIT, in one round trip; SQLAlchemy's own commit that
+    follows finds the transaction over and sends nothing. A failure (a duplicate key in a
+    kept write) is raised as SQLAlchemy raises a failed commit, so callers handle it alike."""
+    raw = conn.info.get("commcredits_raw")
+    if raw is None or not raw.pending:
+        return
+    import psycopg  # only PostgreSQL engines have this listener
+
+    try:
+        raw.flush(commit=True)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error) from exc
+
+
+def _drop_kept_writes(conn: Connection) -> None:
+    try:
+        raw = conn.info.get("commcredits_raw")
+    except Exception:  # an invalidated connection: nothing is kept for it any more
+        return
+    if raw is not None:
+        raw.drop_pending()
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

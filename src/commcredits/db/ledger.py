@@ -8,6 +8,7 @@ the tenant's `deficit`. So the stored figures always equal the sums of their pos
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,16 +190,24 @@ class BatchEntry:
 
 def usable_lots_of_tenants(conn: Connection, tenant_ids: list[str]) -> dict[str, list[Lot]]:
     """Each tenant's lots that still hold money, in draw order (as `tenant_lots`)."""
+    return usable_lots_of_tenants_later(conn, tenant_ids)()
+
+
+def usable_lots_of_tenants_later(conn: Connection, tenant_ids: list[str]) -> Callable[[], dict[str, list[Lot]]]:
+    """`usable_lots_of_tenants`, sent now and read when called (db/raw.py `later`)."""
     raw = Raw.of(conn)
-    out: dict[str, list[Lot]] = {tid: [] for tid in tenant_ids}
-    for chunk in raw.chunks(tenant_ids):
-        cond, params = raw.among("tenant_id", chunk)
-        rows = raw.rows("SELECT tenant_id, id, source, amount, remaining, purchased_at, expires_at FROM lots "
-                        f"WHERE {cond} AND remaining > 0 ORDER BY tenant_id, expires_at, purchased_at", params)
-        for tid, lot_id, source, amount, remaining, bought, expires in rows:
-            out[tid].append(Lot(lot_id, source, amount, remaining, raw.read_instant(bought),  # type: ignore[arg-type]
-                                raw.read_instant(expires)))  # type: ignore[arg-type]
-    return out
+    fetches = [raw.later("SELECT tenant_id, id, source, amount, remaining, purchased_at, expires_at FROM lots "
+                         f"WHERE {cond} AND remaining > 0 ORDER BY tenant_id, expires_at, purchased_at", params)
+               for cond, params in raw.conditions("tenant_id", tenant_ids)]
+
+    def read() -> dict[str, list[Lot]]:
+        out: dict[str, list[Lot]] = {tid: [] for tid in tenant_ids}
+        for fetch in fetches:
+            for tid, lot_id, source, amount, remaining, bought, expires in fetch():
+                out[tid].append(Lot(lot_id, source, amount, remaining, raw.read_instant(bought),  # type: ignore[arg-type]
+                                    raw.read_instant(expires)))  # type: ignore[arg-type]
+        return out
+    return read
 
 
 def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> list[int]:

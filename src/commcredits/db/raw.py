@@ -13,11 +13,29 @@ DBAPI connection), with these conventions:
 - instants are aware UTC datetimes in Python and stored as SQLAlchemy's `UTCDateTime`
   stores them (naive UTC; on SQLite its fixed-width text form), so both layers read and
   compare the same values.
+
+Round trips on PostgreSQL. Each statement sent alone waits for its answer: a round trip to
+a server process that, on a busy machine, must first be scheduled (0.1 ms on a quiet
+machine, 0.4 ms with both cores busy: docs/performance.md). A writer that batches (the call
+desk) therefore sends many statements per round trip with psycopg's pipeline mode:
+
+- `deferred_writes()`: `many` (and `copy` of a few rows) is kept and sent with the next
+  statement that needs an answer, or with the COMMIT; a rollback drops what is kept. Any
+  SQLAlchemy statement on the connection sends them first, and a commit sends them with
+  its COMMIT (listeners in `engine.py`), so nothing reads around a kept write.
+- `gather()` with `later(...)`: reads sent inside the block go in one round trip, together
+  with the kept writes before them; each `later` returns a function that gives its rows once
+  the block has ended. Loaders that a batch runs together are written as "send now, read
+  later" (`*_later`), with the one-call form kept for everyone else.
+
+On SQLite every statement runs at once (a function call, no round trip), so these change
+nothing there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -36,11 +54,14 @@ def _pg(text: str) -> str:
 class Raw:
     """The DBAPI side of a SQLAlchemy connection, for statements written as SQL text."""
 
-    __slots__ = ("dbapi", "pg")
+    __slots__ = ("dbapi", "deferring", "pending", "pg", "piping")
 
     def __init__(self, conn: Connection) -> None:
         self.dbapi: Any = conn.connection.driver_connection
         self.pg = conn.dialect.name != "sqlite"
+        self.deferring = False  # inside deferred_writes() (PostgreSQL only)
+        self.pending: list[tuple[str, Sequence[Sequence[Any]]]] = []  # kept writes, in order
+        self.piping = False  # inside gather() (PostgreSQL only)
 
     @classmethod
     def of(cls, conn: Connection) -> Raw:
@@ -56,6 +77,8 @@ class Raw:
         return _pg(text) if self.pg else text
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self.pending and not self.piping:  # send the kept writes in the same round trip
+            return self.later(text, params)()
         cur = self.dbapi.cursor()
         try:
             cur.execute(self.sql(text), params)
@@ -65,6 +88,7 @@ class Raw:
 
     def run(self, text: str, params: Sequence[Any] = ()) -> int:
         """Execute one statement; return the number of rows it changed."""
+        self.flush()
         cur = self.dbapi.cursor()
         try:
             cur.execute(self.sql(text), params)
@@ -74,6 +98,9 @@ class Raw:
 
     def many(self, text: str, params: Sequence[Sequence[Any]]) -> None:
         if not params:
+            return
+        if self.deferring and not self.piping:
+            self.pending.append((text, params))
             return
         cur = self.dbapi.cursor()
         try:
@@ -90,6 +117,7 @@ class Raw:
         if not self.pg or len(rows) < COPY_FROM:
             self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
             return
+        self.flush()  # COPY cannot go in a pipeline: the kept writes go first, on their own
         cur = self.dbapi.cursor()
         try:
             with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -98,6 +126,76 @@ class Raw:
                     write(row)
         finally:
             cur.close()
+
+    def later(self, text: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
+        """Send a read now; the function returned gives its rows (inside `gather()`, once the
+        block has ended). Kept writes are sent first, in the same round trip."""
+        if not self.pg:
+            found = self.rows(text, params)
+            return lambda: found
+        if self.pending and not self.piping:
+            with self.gather():
+                return self.later(text, params)
+        cur = self.dbapi.cursor()
+        cur.execute(self.sql(text), params)
+
+        def fetch() -> list[tuple[Any, ...]]:
+            try:
+                return list(cur.fetchall())
+            finally:
+                cur.close()
+        return fetch
+
+    @contextmanager
+    def gather(self) -> Iterator[None]:
+        """Send the kept writes and every statement of the block in one round trip (PostgreSQL
+        pipeline mode); see the module doc."""
+        if not self.pg or self.piping:
+            yield
+            return
+        self.piping = True
+        try:
+            with self.dbapi.pipeline():
+                self._send_pending()
+                yield
+        finally:
+            self.piping = False
+
+    @contextmanager
+    def deferred_writes(self) -> Iterator[None]:
+        """Keep `many` writes until a statement needs an answer or the block ends (PostgreSQL);
+        on an error they are dropped with the transaction's rollback."""
+        if not self.pg or self.deferring:
+            yield
+            return
+        self.deferring = True
+        try:
+            yield  # what is still kept goes with the commit (engine.py), or any statement before it
+        except BaseException:
+            self.pending.clear()
+            raise
+        finally:
+            self.deferring = False
+
+    def flush(self, *, commit: bool = False) -> None:
+        """Send the kept writes now, in one round trip (`commit`: with the COMMIT)."""
+        if self.pending and not self.piping:
+            with self.gather():
+                if commit:
+                    self.dbapi.commit()
+
+    def drop_pending(self) -> None:
+        self.pending.clear()
+
+    def _send_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            cur = self.dbapi.cursor()
+            try:
+                for text, params in pending:
+                    cur.executemany(self.sql(text), params)
+            finally:
+                cur.close()
 
     def insert_id(self, text: str, params: Sequence[Any]) -> int:
         """Insert one row and return its generated integer id (`RETURNING id` on both)."""
@@ -108,6 +206,10 @@ class Raw:
         if self.pg:
             return f"{column} = ANY(?)", [list(ids)]
         return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
+
+    def conditions(self, column: str, ids: Iterable[Any]) -> list[tuple[str, list[Any]]]:
+        """`among` for each of `chunks(ids)`."""
+        return [self.among(column, chunk) for chunk in self.chunks(ids)]
 
     def chunks(self, ids: Iterable[Any]) -> list[list[Any]]:
         """`ids` (deduplicated, sorted) in lists that `among` accepts."""

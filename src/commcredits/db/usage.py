@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -92,15 +92,18 @@ def save_pool_used(conn: Connection, tenant_id: str, changed: dict[tuple[str, Po
 def existing_records(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Stored call records among `ids` (any tenant), for duplicate answers (one array
     parameter on PostgreSQL: the plan is a primary-key probe per id whatever the count)."""
-    raw = Raw.of(conn)
-    found: dict[str, dict[str, Any]] = {}
-    names = ("id", "tenant_id", "funding", "charge", "capability", "pool_minutes", "currency")
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("id", chunk)
-        for row in raw.rows(f"SELECT {', '.join(names)} FROM call_records WHERE {cond}", params):
-            found[row[0]] = dict(zip(names, row, strict=True))
-    return found
+    return existing_records_later(conn, ids)()
 
+
+def existing_records_later(conn: Connection, ids: list[str]) -> Callable[[], dict[str, dict[str, Any]]]:
+    raw = Raw.of(conn)
+    names = ("id", "tenant_id", "funding", "charge", "capability", "pool_minutes", "currency")
+    fetches = [raw.later(f"SELECT {', '.join(names)} FROM call_records WHERE {cond}", params)
+               for cond, params in raw.conditions("id", ids)]
+
+    def read() -> dict[str, dict[str, Any]]:
+        return {row[0]: dict(zip(names, row, strict=True)) for fetch in fetches for row in fetch()}
+    return read
 
 def insert_records(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
@@ -136,29 +139,53 @@ def lock_tenants(conn: Connection, ids: Iterable[str]) -> dict[str, Tenant]:
     """Read the tenants and hold their row locks until the transaction ends (PostgreSQL,
     taken in id order so two batches never deadlock; SQLite's write transaction already
     holds the database lock)."""
-    raw = Raw.of(conn)
-    found: dict[str, Tenant] = {}
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("id", chunk)
-        lock = " FOR UPDATE" if raw.pg else ""
-        for row in raw.rows(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {cond} ORDER BY id{lock}", params):
-            data = dict(zip(Tenant.__slots__, row, strict=True))
-            data.update(purchase_mitigation=bool(data["purchase_mitigation"]),
-                        partner_funded=bool(data["partner_funded"]), created_at=raw.read_instant(data["created_at"]))
-            found[row[0]] = Tenant(**data)
-    return found
+    return lock_tenants_later(conn, ids)()
 
+
+def lock_tenants_later(conn: Connection, ids: Iterable[str], *, of_calls: Sequence[str] = ()
+                       ) -> Callable[[], dict[str, Tenant]]:
+    """`lock_tenants`, sent now and read when called. On PostgreSQL `of_calls` adds the
+    tenants of those calls' reservations, so the call desk locks without reading them first."""
+    raw = Raw.of(conn)
+    lock = " FOR UPDATE" if raw.pg else ""
+    if of_calls:
+        if not raw.pg:
+            raise ValueError("of_calls is for PostgreSQL; on SQLite read the reservations first")
+        fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ANY(?) OR id IN "
+                             f"(SELECT tenant_id FROM reservations WHERE call_id = ANY(?)) ORDER BY id{lock}",
+                             [sorted(set(ids)), list(of_calls)])]
+    else:
+        fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {cond} ORDER BY id{lock}", params)
+                   for cond, params in raw.conditions("id", ids)]
+
+    def read() -> dict[str, Tenant]:
+        found: dict[str, Tenant] = {}
+        for fetch in fetches:
+            for row in fetch():
+                data = dict(zip(Tenant.__slots__, row, strict=True))
+                data.update(purchase_mitigation=bool(data["purchase_mitigation"]),
+                            partner_funded=bool(data["partner_funded"]),
+                            created_at=raw.read_instant(data["created_at"]))
+                found[row[0]] = Tenant(**data)
+        return found
+    return read
 
 def subscriptions_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    raw = Raw.of(conn)
-    out: dict[str, dict[str, int]] = defaultdict(dict)
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
-        for tid, product, quantity in raw.rows(f"SELECT tenant_id, product, quantity FROM subscriptions WHERE {cond}",
-                                               params):
-            out[tid][product] = quantity
-    return out
+    return subscriptions_of_tenants_later(conn, ids)()
 
+
+def subscriptions_of_tenants_later(conn: Connection, ids: Sequence[str]) -> Callable[[], dict[str, dict[str, int]]]:
+    raw = Raw.of(conn)
+    fetches = [raw.later(f"SELECT tenant_id, product, quantity FROM subscriptions WHERE {cond}", params)
+               for cond, params in raw.conditions("tenant_id", ids)]
+
+    def read() -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for fetch in fetches:
+            for tid, product, quantity in fetch():
+                out[tid][product] = quantity
+        return out
+    return read
 
 def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple[str, list[str]]]]:
     """(usage location, licenses) of every user of each tenant, counted in the database."""
@@ -175,19 +202,26 @@ def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str
 
 def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, frozenset[str]]]:
     """user id -> (tenant id, usage location, licenses) for the users among `ids`."""
-    raw = Raw.of(conn)
-    out: dict[str, tuple[str, str, frozenset[str]]] = {}
-    parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("id", chunk)
-        for uid, tid, location, licenses in raw.rows(
-                f"SELECT id, tenant_id, usage_location, licenses FROM users WHERE {cond}", params):
-            held = parsed.get(licenses)
-            if held is None:
-                held = parsed[licenses] = frozenset(json.loads(licenses))
-            out[uid] = (tid, location, held)
-    return out
+    return users_by_id_later(conn, ids)()
 
+
+def users_by_id_later(conn: Connection, ids: Iterable[str]
+                      ) -> Callable[[], dict[str, tuple[str, str, frozenset[str]]]]:
+    raw = Raw.of(conn)
+    fetches = [raw.later(f"SELECT id, tenant_id, usage_location, licenses FROM users WHERE {cond}", params)
+               for cond, params in raw.conditions("id", ids)]
+
+    def read() -> dict[str, tuple[str, str, frozenset[str]]]:
+        out: dict[str, tuple[str, str, frozenset[str]]] = {}
+        parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
+        for fetch in fetches:
+            for uid, tid, location, licenses in fetch():
+                held = parsed.get(licenses)
+                if held is None:
+                    held = parsed[licenses] = frozenset(json.loads(licenses))
+                out[uid] = (tid, location, held)
+        return out
+    return read
 
 def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable[str]
                          ) -> dict[str, dict[tuple[str, PoolKey], int]]:
@@ -245,41 +279,48 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """The tenants' `balance_low` thresholds (spend controls), where set."""
-    raw = Raw.of(conn)
-    found: dict[str, int] = {}
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
-        found.update((t, int(v)) for t, v in raw.rows(
-            f"SELECT tenant_id, low_balance_threshold FROM spend_controls WHERE {cond} "
-            "AND low_balance_threshold IS NOT NULL", params))
-    return found
+    return low_balance_thresholds_later(conn, ids)()
 
+
+def low_balance_thresholds_later(conn: Connection, ids: Sequence[str]) -> Callable[[], dict[str, int]]:
+    raw = Raw.of(conn)
+    fetches = [raw.later(f"SELECT tenant_id, low_balance_threshold FROM spend_controls WHERE {cond} "
+                         "AND low_balance_threshold IS NOT NULL", params)
+               for cond, params in raw.conditions("tenant_id", ids)]
+    return lambda: {t: int(v) for fetch in fetches for t, v in fetch()}
 
 def dial_out_policies(conn: Connection, ids: Sequence[str], holders: Iterable[str]
                       ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """The tenants' dial-out policies where set (spend controls), and the own policies of the
     users among `holders` that have one, per tenant."""
-    raw = Raw.of(conn)
-    tenant_policies: dict[str, str] = {}
-    own: dict[str, dict[str, str]] = defaultdict(dict)
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
-        tenant_policies.update((t, p) for t, p in raw.rows(
-            f"SELECT tenant_id, dial_out_policy FROM spend_controls WHERE {cond}", params))
-    for chunk in raw.chunks(holders):
-        cond, params = raw.among("user_id", chunk)
-        for uid, tid, policy in raw.rows(
-                f"SELECT user_id, tenant_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}", params):
-            own[tid][uid] = policy
-    return tenant_policies, own
+    return dial_out_policies_later(conn, ids, holders)()
 
+
+def dial_out_policies_later(conn: Connection, ids: Sequence[str], holders: Iterable[str]
+                            ) -> Callable[[], tuple[dict[str, str], dict[str, dict[str, str]]]]:
+    raw = Raw.of(conn)
+    tenants = [raw.later(f"SELECT tenant_id, dial_out_policy FROM spend_controls WHERE {cond}", params)
+               for cond, params in raw.conditions("tenant_id", ids)]
+    users = [raw.later(f"SELECT user_id, tenant_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}",
+                       params) for cond, params in raw.conditions("user_id", holders)]
+
+    def read() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        tenant_policies = {t: p for fetch in tenants for t, p in fetch()}
+        own: dict[str, dict[str, str]] = defaultdict(dict)
+        for fetch in users:
+            for uid, tid, policy in fetch():
+                own[tid][uid] = policy
+        return tenant_policies, own
+    return read
 
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:
     """Which of the tenants have auto-recharge settings (only those need the check after a
     charge; for the others it would do nothing)."""
+    return tenants_with_auto_recharge_later(conn, ids)()
+
+
+def tenants_with_auto_recharge_later(conn: Connection, ids: Sequence[str]) -> Callable[[], set[str]]:
     raw = Raw.of(conn)
-    found: set[str] = set()
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
-        found.update(r[0] for r in raw.rows(f"SELECT tenant_id FROM auto_recharge WHERE {cond}", params))
-    return found
+    fetches = [raw.later(f"SELECT tenant_id FROM auto_recharge WHERE {cond}", params)
+               for cond, params in raw.conditions("tenant_id", ids)]
+    return lambda: {r[0] for fetch in fetches for r in fetch()}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -44,11 +44,31 @@ from .call_desk import Job
 
 
 def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[Any], list[str]]:
+    with Raw.of(conn).deferred_writes():  # PostgreSQL: writes go with the next read, in one round trip
+        return _handle(rt, conn, jobs)
+
+
+def _handle(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[Any], list[str]]:
     now = rt.clock.now()
     batch = Batch(rt, conn, rating_index(rt), now)
     results: list[Any] = [None] * len(jobs)
-    who = _principals(conn, [j.bearer for j in jobs])
-    rows = _reservations(conn, [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)])
+    raw = Raw.of(conn)
+    call_ids = [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)]
+    every: dict[str, Tenant] | None = None
+    with raw.gather():
+        # PostgreSQL, one round trip: the tokens, then the tenants named or holding these calls,
+        # locked in id order, then the holds, read under those locks (another process may
+        # have settled one). SQLite: the write transaction holds the database already.
+        who_later = _principals_later(conn, [j.bearer for j in jobs])
+        if raw.pg:
+            named = {j.request.tenant_id for j in jobs if isinstance(j.request, AuthorizeRequest)}
+            named.update(r.tenant_id for j in jobs if isinstance(j.request, RecordsRequest)
+                         for r in j.request.records if isinstance(r, CallRecord))
+            every_later = usage.lock_tenants_later(conn, named, of_calls=call_ids)
+        rows_later = _reservations_later(conn, call_ids)
+    who, rows = who_later(), rows_later()
+    if raw.pg:
+        every = every_later()
     tenant_ids: set[str] = set()
     for i, job in enumerate(jobs):
         if isinstance(job.request, RecordsRequest):
@@ -58,15 +78,8 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
             tenant_ids.add(_tenant_of(job, who.get(job.bearer or ""), rows))
         except CommCreditsError as exc:
             results[i] = exc
-    locked = usage.lock_tenants(conn, tenant_ids)
-    if conn.dialect.name != "sqlite":  # re-read under the locks: another process may have settled
-        # (a new call's authorize that found no hold needs no second look: if another process
-        # stores one meanwhile, this batch's insert fails on the call id and its requests run
-        # again one by one, reading it)
-        again = [j.request.call_id for j in jobs if not isinstance(j.request, RecordsRequest)
-                 and (not isinstance(j.request, AuthorizeRequest) or j.request.call_id in rows)]
-        if again:
-            rows = _reservations(conn, again)
+    locked = usage.lock_tenants(conn, tenant_ids) if every is None else \
+        {t: every[t] for t in sorted(tenant_ids) if t in every}
     changed = _charge_records(batch, jobs, results, locked)
     changed += _settle(batch, jobs, results, rows, locked)
     if any(job.kind in ("authorize", "extend") for job in jobs):
@@ -89,32 +102,37 @@ def handle_batch(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[li
 # ---------------------------------------------------------------- loading
 
 
-def _principals(conn: Connection, bearers: list[str | None]) -> dict[str, tuple[str, str | None]]:
-    """clear token -> (kind, tenant id) for the live tokens among `bearers`."""
+def _principals_later(conn: Connection, bearers: list[str | None]
+                      ) -> Callable[[], dict[str, tuple[str, str | None]]]:
+    """clear token -> (kind, tenant id) for the live tokens among `bearers` (send now, read later)."""
     by_hash = {hash_token(b): b for b in bearers if b}
     if not by_hash:
-        return {}
+        return dict
     raw = Raw.of(conn)
     cond, params = raw.among("token_hash", list(by_hash))
-    found = raw.rows(f"SELECT token_hash, kind, tenant_id FROM tokens WHERE {cond} AND revoked_at IS NULL", params)
-    return {by_hash[h]: (kind, tid) for h, kind, tid in found}
+    fetch = raw.later(f"SELECT token_hash, kind, tenant_id FROM tokens WHERE {cond} AND revoked_at IS NULL", params)
+    return lambda: {by_hash[h]: (kind, tid) for h, kind, tid in fetch()}
 
 
 _RESERVATION = tuple(c.name for c in reservations.columns)
 _INSTANTS = ("started_at", "expires_at", "created_at", "settled_at")
 
 
-def _reservations(conn: Connection, call_ids: list[str]) -> dict[str, dict[str, Any]]:
+def _reservations_later(conn: Connection, call_ids: list[str]) -> Callable[[], dict[str, dict[str, Any]]]:
     raw = Raw.of(conn)
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in raw.chunks(call_ids):
-        cond, params = raw.among("call_id", chunk)
-        for values in raw.rows(f"SELECT {', '.join(_RESERVATION)} FROM reservations WHERE {cond}", params):
-            row = dict(zip(_RESERVATION, values, strict=True))
-            for name in _INSTANTS:
-                row[name] = raw.read_instant(row[name])
-            out[row["call_id"]] = row
-    return out
+    fetches = [raw.later(f"SELECT {', '.join(_RESERVATION)} FROM reservations WHERE {cond}", params)
+               for cond, params in raw.conditions("call_id", call_ids)]
+
+    def read() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for fetch in fetches:
+            for values in fetch():
+                row = dict(zip(_RESERVATION, values, strict=True))
+                for name in _INSTANTS:
+                    row[name] = raw.read_instant(row[name])
+                out[row["call_id"]] = row
+        return out
+    return read
 
 
 def _tenant_of(job: Job, principal: tuple[str, str | None] | None, rows: dict[str, dict[str, Any]]) -> str:
@@ -146,29 +164,6 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
     if not wanted:
         return
     conn, raw = batch.conn, Raw.of(batch.conn)
-    figures: dict[str, tuple[int, int, int]] = {}
-    controls: dict[str, SpendControls] = {}
-    for chunk in raw.chunks(wanted):  # balances and spend controls in one statement
-        cond, params = raw.among("t.id", chunk)
-        for tid, deficit, reserved, total, has_controls, *values in raw.rows(
-                "SELECT t.id, t.deficit, t.reserved, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l "
-                "WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?), s.tenant_id, "
-                f"{', '.join('s.' + n for n in _CONTROLS)} FROM tenants t "
-                f"LEFT JOIN spend_controls s ON s.tenant_id = t.id WHERE {cond}",
-                [raw.instant(batch.now), *params]):
-            figures[tid] = (deficit, reserved, total)
-            if has_controls is not None:
-                controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
-    products = usage.subscriptions_of_tenants(conn, sorted(wanted))
-    for tid in wanted:
-        t = locked[tid]
-        deficit, reserved, total = figures[tid]
-        batch.accounts[tid] = Account(
-            t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
-            available=int(total) - int(deficit) - int(reserved),
-            products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
-        if tid in controls:
-            batch.accounts[tid].controls = controls[tid]
     holders: set[str] = set()
     for job in jobs:
         req = job.request
@@ -181,13 +176,40 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
         holder = get("organizer_id") if get("call_type") == "conf_out" else get("user_id")
         if holder:
             holders.add(holder)
+    with raw.gather():  # one round trip on PostgreSQL, with the settlements' writes before it
+        # balances with spend controls, and the holders with their own dial-out policies
+        figures_later = [raw.later(
+            "SELECT t.id, t.deficit, t.reserved, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l "
+            "WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?), s.tenant_id, "
+            f"{', '.join('s.' + n for n in _CONTROLS)} FROM tenants t "
+            f"LEFT JOIN spend_controls s ON s.tenant_id = t.id WHERE {cond}", [raw.instant(batch.now), *params])
+            for cond, params in raw.conditions("t.id", wanted)]
+        products_later = usage.subscriptions_of_tenants_later(conn, sorted(wanted))
+        people_later = [raw.later(
+            "SELECT u.id, u.tenant_id, u.usage_location, u.licenses, p.user_id, p.dial_out_policy FROM users u "
+            f"LEFT JOIN user_dial_out_policies p ON p.user_id = u.id WHERE {cond}", params)
+            for cond, params in raw.conditions("u.id", holders)]
+    figures: dict[str, tuple[int, int, int]] = {}
+    controls: dict[str, SpendControls] = {}
+    for fetch in figures_later:
+        for tid, deficit, reserved, total, has_controls, *values in fetch():
+            figures[tid] = (deficit, reserved, total)
+            if has_controls is not None:
+                controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
+    products = products_later()
+    for tid in wanted:
+        t = locked[tid]
+        deficit, reserved, total = figures[tid]
+        batch.accounts[tid] = Account(
+            t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
+            available=int(total) - int(deficit) - int(reserved),
+            products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
+        if tid in controls:
+            batch.accounts[tid].controls = controls[tid]
     batch.people = {}
     parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
-    for chunk in raw.chunks(holders):  # the holders and their own dial-out policies in one statement
-        cond, params = raw.among("u.id", chunk)
-        for uid, tid, location, licenses, has_policy, policy in raw.rows(
-                "SELECT u.id, u.tenant_id, u.usage_location, u.licenses, p.user_id, p.dial_out_policy FROM users u "
-                f"LEFT JOIN user_dial_out_policies p ON p.user_id = u.id WHERE {cond}", params):
+    for fetch in people_later:
+        for uid, tid, location, licenses, has_policy, policy in fetch():
             held = parsed.get(licenses)
             if held is None:
                 held = parsed[licenses] = frozenset(json.loads(licenses))

@@ -284,8 +284,8 @@ def extend(batch: Batch, req: ExtendRequest, rows: dict[str, dict[str, Any]]) ->
                   batch.now + timedelta(seconds=settings.reservation_grace_seconds))
     delta = hold - row["amount"]
     raw = Raw.of(batch.conn)
-    raw.run("UPDATE reservations SET amount = ?, granted_s = ?, expires_at = ? WHERE call_id = ?",
-            (hold, granted, raw.instant(expires), req.call_id))
+    raw.many("UPDATE reservations SET amount = ?, granted_s = ?, expires_at = ? WHERE call_id = ?",
+             [(hold, granted, raw.instant(expires), req.call_id)])
     account.available -= delta
     account.reserved_delta += delta
     if holder and delta:
@@ -305,8 +305,8 @@ def extend_pool(batch: Batch, account: Account, row: dict[str, Any]) -> CallAnsw
     granted = row["granted_s"] + more * 60
     expires = batch.now + timedelta(seconds=batch.rt.settings.reservation_grace_seconds + more * 60)
     raw = Raw.of(batch.conn)
-    raw.run("UPDATE reservations SET granted_s = ?, pool_minutes = ?, expires_at = ? WHERE call_id = ?",
-            (granted, row["pool_minutes"] + more, raw.instant(expires), row["call_id"]))
+    raw.many("UPDATE reservations SET granted_s = ?, pool_minutes = ?, expires_at = ? WHERE call_id = ?",
+             [(granted, row["pool_minutes"] + more, raw.instant(expires), row["call_id"])])
     row.update(granted_s=granted, pool_minutes=row["pool_minutes"] + more, expires_at=expires)
     return answer(row["call_id"], "allow", "pool" if more else "limit_reached", granted, "pool",
                   {"id": row["id"], "amount": "0", "expires_at": iso(expires)}, account.tenant.currency)

@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 
 from ...db import ledger, tenants, usage
 from ...db.engine import run_write
+from ...db.raw import Raw
 from ...db.tenants import Tenant
 from ...domain.call_descriptor import CallDescriptor, CallRefused, Holder, TenantTerms, describe
 from ...domain.charging import Split, split_call
@@ -197,9 +198,21 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     found = {t: locked[t] for t in by_tenant if t in locked} if locked is not None else \
         usage.lock_tenants(conn, by_tenant)
     records = [r for items in by_tenant.values() for _, r in items]
-    people = usage.users_by_id(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
-    books = _load(conn, found, by_tenant, now, people)
-    stored = usage.existing_records(conn, [r.id for r in records])
+    ids = [tid for tid in by_tenant if tid in found]
+    policy_holders = [h for tid in ids for _, r in by_tenant[tid]
+                      if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
+    with Raw.of(conn).gather():  # one round trip on PostgreSQL for everything the decisions read
+        people_later = usage.users_by_id_later(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
+        quantities_later = usage.subscriptions_of_tenants_later(conn, ids)
+        lots_later = ledger.usable_lots_of_tenants_later(conn, ids)
+        thresholds_later = usage.low_balance_thresholds_later(conn, ids)
+        policies_later = usage.dial_out_policies_later(conn, ids, policy_holders)
+        stored_later = usage.existing_records_later(conn, [r.id for r in records])
+        recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
+    people = people_later()
+    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds_later(),
+                  policies_later())
+    stored = stored_later()
     seen: dict[str, tuple[str, Outcome]] = {}
     for tenant_id, items in by_tenant.items():
         book = books.get(tenant_id)
@@ -208,26 +221,21 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
                            if book is not None else
                            _reject(rec.id, "unknown_tenant", f"tenant {tenant_id} not found"))
     _write(conn, list(books.values()), now)
-    paying = [b.tenant.id for b in books.values() if b.credits > 0]
-    with_recharge = usage.tenants_with_auto_recharge(conn, paying)
-    return [t for t in paying if t in with_recharge]
+    with_recharge = recharging_later()
+    return [b.tenant.id for b in books.values() if b.credits > 0 and b.tenant.id in with_recharge]
 
 
 def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
-          people: Mapping[str, tuple[str, str, frozenset[str]]]) -> dict[str, _Book]:
-    ids = [tid for tid in by_tenant if tid in found]
+          people: Mapping[str, tuple[str, str, frozenset[str]]], ids: list[str],
+          quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], thresholds: Mapping[str, int],
+          policies: tuple[dict[str, str], dict[str, dict[str, str]]]) -> dict[str, _Book]:
     months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
-    quantities = usage.subscriptions_of_tenants(conn, ids)
     pooled = [tid for tid in ids if _may_draw_pools(quantities.get(tid, {}), by_tenant[tid], people)]
     periods = {months[tid](r.started_at) for tid in pooled for _, r in by_tenant[tid]}
     used = usage.pool_used_of_tenants(conn, pooled, periods)
     holders = usage.license_holders_of_tenants(conn, pooled)
     allowances = Allowances(usage.allowances(conn) if pooled else {})
-    lots = ledger.usable_lots_of_tenants(conn, ids)
-    thresholds = usage.low_balance_thresholds(conn, ids)
-    policy_holders = [h for tid in ids for _, r in by_tenant[tid]
-                      if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
-    tenant_policies, own_policies = usage.dial_out_policies(conn, ids, policy_holders)
+    tenant_policies, own_policies = policies
     books: dict[str, _Book] = {}
     for tid in ids:
         tenant, owned = found[tid], quantities.get(tid, {})
