@@ -277,7 +277,8 @@ def _sqlite_pragma(conn: Connection, statement: str) -> None:
 
 def sync_to_disk(engine: Engine, on: Connection | None = None) -> None:
     """Make every transaction committed so far durable (after `write_tx(durable=False)`):
-    on SQLite an fsync of the write-ahead log; on PostgreSQL a commit that waits for the WAL
+    on SQLite an fdatasync of the write-ahead log (its data and its size, as SQLite syncs it
+    itself; not its times); on PostgreSQL a commit that waits for the WAL
     to be flushed, which covers every earlier commit (the WAL is flushed in order): one
     round trip `on` a connection held for it (`sync_connection`)."""
     if engine.dialect.name == "sqlite":
@@ -286,7 +287,7 @@ def sync_to_disk(engine: Engine, on: Connection | None = None) -> None:
             return
         fd = os.open(f"{path}-wal", os.O_RDONLY)
         try:
-            os.fsync(fd)
+            os.fdatasync(fd)
         finally:
             os.close(fd)
         return
