@@ -88,6 +88,8 @@ class Raw:
 
     def run(self, text: str, params: Sequence[Any] = ()) -> int:
         """Execute one statement; return the number of rows it changed."""
+        if self.piping:
+            raise RuntimeError("run() needs its answer at once: not inside gather()")
         self.flush()
         cur = self.dbapi.cursor()
         try:

@@ -151,8 +151,11 @@ def lock_tenants_later(conn: Connection, ids: Iterable[str], *, of_calls: Sequen
     if of_calls:
         if not raw.pg:
             raise ValueError("of_calls is for PostgreSQL; on SQLite read the reservations first")
-        fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ANY(?) OR id IN "
-                             f"(SELECT tenant_id FROM reservations WHERE call_id = ANY(?)) ORDER BY id{lock}",
+        # one array built first (an InitPlan), so the tenants are found through their key; an
+        # `id = ANY(?) OR id IN (SELECT ...)` would filter every tenant row instead
+        fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ANY(ARRAY("
+                             "SELECT unnest(?::text[]) UNION ALL "
+                             f"SELECT tenant_id FROM reservations WHERE call_id = ANY(?))) ORDER BY id{lock}",
                              [sorted(set(ids)), list(of_calls)])]
     else:
         fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {cond} ORDER BY id{lock}", params)
