@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commcredits.domain.call_descriptor import (
+    CallDescriptor,
     CallRefused,
     Holder,
     TenantTerms,
@@ -67,8 +68,8 @@ def test_cached_routing_matches_routing_afresh(call_type: str, callee: str, loca
     if isinstance(fresh, tuple) and fresh[0] == "refused":
         assert call == fresh
     else:
-        assert not isinstance(call, tuple)
-        assert (call.callee, call.route, call.licenses) == (fresh[0], fresh[1], licenses)  # type: ignore[index,union-attr]
+        assert isinstance(call, CallDescriptor)
+        assert (call.callee, call.route, call.licenses) == (fresh[0], fresh[1], licenses)  # type: ignore[index]
 
 
 # --- multi-span pricing --------------------------------------------------------------
