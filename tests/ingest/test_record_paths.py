@@ -1,4 +1,5 @@
-"""The per-record work of charging gives exactly what the plain way gives: `split_call`
+"""The per-record work of charging gives exactly what the plain way gives: routing (a named
+tuple, the facts given one by one, plan pools shared) against `route_call` as it was, `split_call`
 (a shared split for free calls, no payer list for calls without pools, a named tuple)
 against the split as it was written before, and `_charge_one` (a shared `Holder` per
 location and licenses, `all` never blocking, pool minutes counted once) against the
@@ -20,14 +21,25 @@ from hypothesis import strategies as st
 from commcredits.db.tenants import Tenant
 from commcredits.domain.call_descriptor import CallDescriptor, CallRefused, Holder, describe
 from commcredits.domain.charging import CREDITS, PoolDraw, Split, draw_pools, split_call
-from commcredits.domain.funding import CALL_TYPES, LICENSE, Route
-from commcredits.domain.plans import PoolKey
+from commcredits.domain.funding import (
+    CALL_TYPES,
+    LICENSE,
+    OUTBOUND,
+    TOLL_FREE_INBOUND,
+    CallFacts,
+    Route,
+    route_call,
+    route_for,
+)
+from commcredits.domain.numbers import PhoneNumber, parse_number
+from commcredits.domain.plans import CALLING_PLANS, CONFERENCING, DIAL_OUT, ZONE_A, PoolKey
 from commcredits.domain.rating import NoRate, RatingError, RatingIndex
 from commcredits.domain.spend_controls import effective_policy, implausible, policy_blocks
 from commcredits.rating_import import load_ratecard
 from commcredits.services.usage import charging
 from commcredits.services.usage.call_records import CallRecord
 from commcredits.services.usage.charging import MAX_CHARGE, Outcome, _Book, _LocalMonth
+from commcredits.services.usage.ingest import fewer_collections
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 SAMPLE = RatingIndex.build([load_ratecard((TESTDATA / "sample-ratecard.csv").read_text(), filename="s.csv")])
@@ -227,3 +239,69 @@ def test_pool_draws_and_calls_are_plain_values() -> None:
     assert PoolDraw(key, 3) == PoolDraw(key, 3) and PoolDraw(key, 3).minutes == 3
     assert split_call(Route("free", "inbound"), 60, {}, lambda s: 1, billing_mode="prepaid", spendable=0) == \
         Split("free", "free", (), 0, 0, 0, 0)
+
+
+# --- routing ------------------------------------------------------------------------------
+
+def reference_route(facts: CallFacts) -> Route:
+    """`route_call` as it was written before (a frozen dataclass, pools made per call)."""
+    if facts.call_type not in CALL_TYPES:
+        raise ValueError(f"unknown call type {facts.call_type!r}")
+    if facts.emergency:
+        return Route("free", "emergency")
+    callee = facts.callee
+    if callee is None:
+        raise ValueError("a call that is not an emergency call needs a callee number")
+    domestic = callee.country is not None and callee.country == facts.location
+    if facts.call_type not in OUTBOUND:
+        if facts.call_type in TOLL_FREE_INBOUND and callee.number_type == "toll_free":
+            return Route("charged", "toll_free_inbound", "toll_free_inbound", callee.e164, domestic=domestic)
+        if facts.call_type == "conf_in" and "audio_conferencing_pay_per_minute" in facts.tenant_products:
+            return Route("charged", "conference_dial_in", "conference_dial_in", callee.e164, domestic=domestic)
+        return Route("free", "inbound", domestic=domestic)
+    premium = callee.number_type == "premium_rate"
+    if facts.call_type == "conf_out":
+        pools: tuple[PoolKey, ...] = ()
+        if CONFERENCING in facts.tenant_products and not premium and callee.country in ZONE_A:
+            pools = (PoolKey(CONFERENCING, DIAL_OUT, "*"),)
+        return Route("charged", "conference_dial_out", "conference_dial_out", callee.e164, pools, True, domestic)
+    kind = "domestic" if domestic else "international"
+    pools = () if premium else tuple(PoolKey(plan, kind, facts.location) for plan, kinds in CALLING_PLANS.items()
+                                     if plan in facts.licenses and kind in kinds)
+    return Route("charged", "outbound", "outbound", callee.e164, pools, True, domestic)
+
+
+def _routed(fn: Callable[[CallFacts], Route], facts: CallFacts) -> object:
+    try:
+        return tuple(fn(facts))
+    except ValueError as exc:
+        return ("refused", str(exc))
+
+
+NUMBERS = [parse_number(n) for n in ("+12025550123", "+18005550100", "+19005550100", "+442079460000",
+                                     "+447400123456", "+4915123456789", "+81312345678", "+2348021234567",
+                                     "+33142685300")]
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(st.sampled_from([*CALL_TYPES, "bogus"]), st.sampled_from([None, *NUMBERS]), st.booleans(),
+       st.sampled_from(["US", "GB", "DE", "NG"]), st.sampled_from([*LICENSES, frozenset(CALLING_PLANS)]),
+       st.sampled_from(PRODUCTS))
+def test_route_matches_the_plain_route(call_type: str, callee: PhoneNumber | None, emergency: bool, location: str,
+                                       licenses: frozenset[str], products: frozenset[str]) -> None:
+    facts = CallFacts(call_type, callee, emergency, location, licenses, products)
+    assert _routed(route_call, facts) == _routed(reference_route, facts)
+    assert _routed(route_call, facts) == _routed(lambda f: route_for(call_type, callee, emergency, location, licenses, products), facts)
+
+
+def test_fewer_collections_restores_the_thresholds() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        with fewer_collections(50_000):
+            assert gc.get_threshold() == (max(before[0], 50_000), *before[1:])
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert gc.get_threshold() == before

@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from .funding import LICENSE, CallFacts, Route, route_call
+from .funding import LICENSE, Route, route_for
 from .numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
 from .rating import RatedCall, RatingIndex, max_seconds_for, price_call
 
@@ -152,7 +152,7 @@ def routed(call_type: str, callee: str, location: str, licenses: frozenset[str],
     except InvalidNumber as exc:
         raise CallRefused("invalid_number", str(exc)) from None
     try:
-        route = route_call(CallFacts(call_type, number, emergency, location, licenses, products))
+        route = route_for(call_type, number, emergency, location, licenses, products)
     except ValueError as exc:
         raise CallRefused("validation_error", str(exc)) from None
     return number, route
