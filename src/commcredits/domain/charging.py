@@ -45,21 +45,22 @@ class Split(NamedTuple):
 
 
 FREE = Split("free", "free", (), 0, 0, 0, 0)
-_new = tuple.__new__  # builds a Split without its Python-level __new__
+_new = tuple.__new__  # builds a named tuple without its Python-level __new__
 
 
 def draw_pools(route: Route, duration_s: int, left: Mapping[PoolKey, int]) -> tuple[tuple[PoolDraw, ...], int]:
     """Minutes to draw from the route's pools, in order, and the seconds they cover."""
     needed = whole_minutes(duration_s)
     draws: list[PoolDraw] = []
+    covered_minutes = 0
     for key in route.pools:
         if needed == 0:
             break
         take = min(needed, max(left.get(key, 0), 0))
         if take:
-            draws.append(PoolDraw(key, take))
+            draws.append(_new(PoolDraw, (key, take)))
             needed -= take
-    covered_minutes = sum(d.minutes for d in draws)
+            covered_minutes += take
     return tuple(draws), min(duration_s, covered_minutes * 60)
 
 
