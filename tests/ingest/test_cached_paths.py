@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commcredits.domain.call_descriptor import (
+    CallDescriptor,
     CallRefused,
     Holder,
     TenantTerms,
@@ -67,8 +68,8 @@ def test_cached_routing_matches_routing_afresh(call_type: str, callee: str, loca
     if isinstance(fresh, tuple) and fresh[0] == "refused":
         assert call == fresh
     else:
-        assert not isinstance(call, tuple)
-        assert (call.callee, call.route, call.licenses) == (fresh[0], fresh[1], licenses)  # type: ignore[index,union-attr]
+        assert isinstance(call, CallDescriptor)
+        assert (call.callee, call.route, call.licenses) == (fresh[0], fresh[1], licenses)  # type: ignore[index]
 
 
 # --- multi-span pricing --------------------------------------------------------------
@@ -159,7 +160,8 @@ ODD = {"id": [" ", "x" * 101, "x" * 100, " a "],
        "callee": ["", " ", "c" * 33, "911"],
        "started_at": ["", "2026-03-01T10:00:00", "2026-03-01 10:00:00+02:00", "nope", "0001-01-01T00:00:00+01:00",
                       "1970-01-01T00:00:00Z", "9999-12-31T00:00:00Z", " 2026-03-01T10:00:00Z ", "x" * 65],
-       "duration_seconds": ["", " ", "-3", "604800", "604801", "1_000", "60.0", " 7 ", "0", "9" * 13],
+       "duration_seconds": ["", " ", "-3", "604800", "604801", "1_000", "60.0", " 7 ", "0", "9" * 13, "-0", "+5",
+                            "\u0663", "0" * 12, "0" * 11 + "7", "00060"],
        "user_id": [" ", "u" * 37], "organizer_id": ["o" * 36, " o "], "call_id": ["c" * 201, " "],
        "conference_id": ["k" * 200, "  k"]}
 
@@ -211,3 +213,16 @@ def test_driver_instant_matches_the_conversion(naive: datetime, zone: tzinfo) ->
         raw = Raw.__new__(Raw)
         raw.pg = pg
         assert raw.instant(value) == (plain if pg else plain.isoformat(" ", "microseconds"))
+
+
+def test_ascii_is_printable_exactly_without_control_characters() -> None:
+    """The plain-line test (`text.isprintable()` on ASCII text) is the old control-character
+    search, character by character; a line whose first byte is not a space is never blank."""
+    import re
+
+    control = re.compile(r"[\x00-\x1f\x7f]")
+    for code in range(128):
+        char = chr(code)
+        assert char.isprintable() == (control.search(char) is None)
+        line = bytes([code]) + b"x \t\r\n"
+        assert (line[:1].isspace() and not line.strip()) == (not line.strip())

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
-from .funding import LICENSE, CallFacts, Route, route_call
+from .funding import LICENSE, Route, route_for
 from .numbers import InvalidNumber, PhoneNumber, is_emergency, parse_number
 from .rating import RatedCall, RatingIndex, max_seconds_for, price_call
 
@@ -61,8 +62,11 @@ class TenantTerms:
     billing_mode: str  # prepaid | migrating | postpaid
 
 
-@dataclass(frozen=True, slots=True)
-class CallDescriptor:
+class CallDescriptor(NamedTuple):
+    """One call's decision. A named tuple rather than a frozen dataclass: charging a file makes
+    one per record, and a frozen dataclass pays an `object.__setattr__` per field (as
+    `RatedCall`, domain/rating/result.py)."""
+
     call_type: str
     callee: PhoneNumber | None  # None for an emergency short code
     route: Route
@@ -129,7 +133,10 @@ def describe(*, call_type: str, callee: str, holder: Holder | None, tenant: Tena
     """Route a call once (raises CallRefused with a stable code)."""
     location, licenses = (holder.location, holder.licenses) if holder else (tenant.country, NO_LICENSES)
     number, route = routed(call_type, callee, location, licenses, products)
-    return CallDescriptor(call_type, number, route, licenses, tenant, started_at)
+    return _new(CallDescriptor, (call_type, number, route, licenses, tenant, started_at))
+
+
+_new = tuple.__new__  # builds the named tuple without its Python-level __new__
 
 
 @lru_cache(maxsize=ROUTE_CACHE)
@@ -145,7 +152,7 @@ def routed(call_type: str, callee: str, location: str, licenses: frozenset[str],
     except InvalidNumber as exc:
         raise CallRefused("invalid_number", str(exc)) from None
     try:
-        route = route_call(CallFacts(call_type, number, emergency, location, licenses, products))
+        route = route_for(call_type, number, emergency, location, licenses, products)
     except ValueError as exc:
         raise CallRefused("validation_error", str(exc)) from None
     return number, route

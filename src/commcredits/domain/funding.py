@@ -19,6 +19,8 @@ credits and the post-paid statement. Pure: every fact comes in as a parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from .numbers import PhoneNumber
 from .plans import CALLING_PLANS, CONFERENCING, DIAL_OUT, ZONE_A, PoolKey
@@ -43,11 +45,12 @@ class CallFacts:
     tenant_products: frozenset[str]  # products the tenant subscribes to
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(NamedTuple):
     """`payer` is "free" or "charged"; a charged call is rated in `category` on
     `rate_number`, drawn from `pools` (in order) first, and needs the license when
-    `needs_license`."""
+    `needs_license`. A named tuple rather than a frozen dataclass: a file of call records
+    routes a new (number, caller) pair for about every other record, and a frozen dataclass
+    pays an `object.__setattr__` per field (as `RatedCall`, domain/rating/result.py)."""
 
     payer: str
     reason: str
@@ -62,36 +65,50 @@ FREE_EMERGENCY = Route("free", "emergency")
 
 
 def route_call(facts: CallFacts) -> Route:
-    if facts.call_type not in CALL_TYPES:
-        raise ValueError(f"unknown call type {facts.call_type!r}")
-    if facts.emergency:
+    return route_for(facts.call_type, facts.callee, facts.emergency, facts.location, facts.licenses,
+                     facts.tenant_products)
+
+
+def route_for(call_type: str, callee: PhoneNumber | None, emergency: bool, location: str,
+              licenses: frozenset[str], tenant_products: frozenset[str]) -> Route:
+    """`route_call` for the facts given one by one (routing a call record's new number makes no
+    `CallFacts`)."""
+    if call_type not in CALL_TYPES:
+        raise ValueError(f"unknown call type {call_type!r}")
+    if emergency:
         return FREE_EMERGENCY
-    callee = facts.callee
     if callee is None:
         raise ValueError("a call that is not an emergency call needs a callee number")
-    domestic = callee.country is not None and callee.country == facts.location
-    if facts.call_type not in OUTBOUND:
-        return _inbound(facts, callee, domestic)
+    domestic = callee.country is not None and callee.country == location
+    if call_type not in OUTBOUND:
+        return _inbound(call_type, tenant_products, callee, domestic)
     premium = callee.number_type == "premium_rate"
-    if facts.call_type == "conf_out":
+    if call_type == "conf_out":
         pools: tuple[PoolKey, ...] = ()
-        if CONFERENCING in facts.tenant_products and not premium and callee.country in ZONE_A:
-            pools = (PoolKey(CONFERENCING, DIAL_OUT, "*"),)
+        if CONFERENCING in tenant_products and not premium and callee.country in ZONE_A:
+            pools = _DIAL_OUT_POOLS
         return Route("charged", "conference_dial_out", "conference_dial_out", callee.e164,
                      pools, True, domestic)
-    kind = "domestic" if domestic else "international"
-    pools = () if premium else tuple(
-        PoolKey(plan, kind, facts.location)
-        for plan, kinds in CALLING_PLANS.items() if plan in facts.licenses and kind in kinds
-    )
+    pools = () if premium else _plan_pools("domestic" if domestic else "international", location, licenses)
     return Route("charged", "outbound", "outbound", callee.e164, pools, True, domestic)
 
 
-def _inbound(facts: CallFacts, callee: PhoneNumber, domestic: bool) -> Route:
-    if facts.call_type in TOLL_FREE_INBOUND and callee.number_type == "toll_free":
+_DIAL_OUT_POOLS = (PoolKey(CONFERENCING, DIAL_OUT, "*"),)
+
+
+@lru_cache(maxsize=4_096)
+def _plan_pools(kind: str, location: str, licenses: frozenset[str]) -> tuple[PoolKey, ...]:
+    """The calling-plan pools of an outbound call, in plan order (one tuple per distinct
+    kind, location and licenses, not one per routed number)."""
+    return tuple(PoolKey(plan, kind, location) for plan, kinds in CALLING_PLANS.items()
+                 if plan in licenses and kind in kinds)
+
+
+def _inbound(call_type: str, tenant_products: frozenset[str], callee: PhoneNumber, domestic: bool) -> Route:
+    if call_type in TOLL_FREE_INBOUND and callee.number_type == "toll_free":
         return Route("charged", "toll_free_inbound", "toll_free_inbound", callee.e164,
                      domestic=domestic)
-    if facts.call_type == "conf_in" and "audio_conferencing_pay_per_minute" in facts.tenant_products:
+    if call_type == "conf_in" and "audio_conferencing_pay_per_minute" in tenant_products:
         return Route("charged", "conference_dial_in", "conference_dial_in", callee.e164,
                      domestic=domestic)
     return Route("free", "inbound", domestic=domestic)

@@ -87,10 +87,18 @@ def _region(region: str | None) -> str | None:
 def parse_number(text: str, default_region: str | None = None) -> PhoneNumber:
     """Parse and validate a number; national forms need `default_region` (ISO alpha-2)."""
     if isinstance(text, str) and text[:1] == "+":
-        fast = _from_e164(text)
+        fast = _e164_number(text)
         if fast is not None:
             return fast
     return parse_with_phonenumbers(text, default_region)
+
+
+@lru_cache(maxsize=65_536)
+def _e164_number(text: str) -> PhoneNumber | None:
+    """`_from_e164`, cached by the text alone: it does not read the region, and the same
+    E.164 callee comes from callers of many usage locations (`parse_number`'s cache keys on
+    both). An invalid number raises, which is not cached."""
+    return _from_e164(text)
 
 
 def parse_with_phonenumbers(text: str, default_region: str | None = None) -> PhoneNumber:

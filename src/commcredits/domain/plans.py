@@ -11,7 +11,7 @@ call rounds up.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PRODUCTS: tuple[str, ...] = (
     "communications_credits", "domestic_calling_plan", "international_calling_plan",
@@ -40,8 +40,11 @@ DEFAULT_ALLOWANCES: dict[tuple[str, str, str], int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PoolKey:
+class PoolKey(NamedTuple):
+    """A minute pool. A named tuple rather than a frozen dataclass: charging a record looks
+    its pools up in several dicts, and a frozen dataclass hashes and compares in Python
+    (generated `__hash__`/`__eq__`), a tuple in C."""
+
     product: str
     kind: str
     country: str  # "*" for the tenant-wide conferencing pool

@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT_S = 86_400
+_new = tuple.__new__  # builds a named tuple without its Python-level __new__ (all fields given)
 _NEVER = 2**63  # a price above any budget
 
 
@@ -78,9 +79,9 @@ def _finish(res: Resolution, duration: int, billed: int, num: int, den: int,
     choice = res.choice
     cap = choice.max_micros
     if cap is not None and choice.strategy == "free" and num > cap * den:
-        return RatedCall(_round(cap, 1, choice), duration, billed, True, cap, 1, *res, spans)
-    return RatedCall(_round(num, den, choice) if num else 0, duration, billed, False, num, den,
-                     *res, spans)
+        return _new(RatedCall, (_round(cap, 1, choice), duration, billed, True, cap, 1, *res, spans))
+    return _new(RatedCall, (_round(num, den, choice) if num else 0, duration, billed, False, num, den,
+                            *res, spans))
 
 
 def _walk(index: RatingIndex, query: tuple[str, str, str, str, str | None],
@@ -109,8 +110,8 @@ def _walk(index: RatingIndex, query: tuple[str, str, str, str, str | None],
         if gi + 1 < len(rate.groups):
             end = min(end, rate.starts[gi + 1])
         billed = -(-(end - pos) // g.increment_s) * g.increment_s
-        spans.append(Span(pos, end - pos, billed, g.rate, g.unit_s, g.increment_s, g.from_s,
-                          rate.id, res.choice.dr.id))
+        spans.append(_new(Span, (pos, end - pos, billed, g.rate, g.unit_s, g.increment_s, g.from_s,
+                                 rate.id, res.choice.dr.id)))
         mden = g.mden
         if mden == den:
             num += g.mnum * billed
@@ -130,9 +131,6 @@ def _no_rate(key: str, category: str, subject: str, digits: str,
     extra = f" in {currency}" if currency else ""
     return NoRate(f"no rate for {digits!r} (key {key!r}, category {category!r}, "
                   f"subject {subject!r}){extra}")
-
-
-_new = tuple.__new__  # builds a named tuple without its Python-level __new__
 
 
 def _general(index: RatingIndex, key: str, category: str, subject: str, digits: str, t0: int,

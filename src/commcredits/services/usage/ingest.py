@@ -33,10 +33,12 @@ fields may be left out), one record per line, and `jsonl`, one JSON object per l
 from __future__ import annotations
 
 import csv
+import gc
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -62,6 +64,7 @@ __all__ = ["DEFAULT_BATCH", "FIELDS", "FORMATS", "MAX_BATCH", "MAX_LINE_BYTES", 
 REJECT_COLUMNS = ("line", "id", "code", "reason")
 DEFAULT_BATCH = 20_000  # records per transaction: amortizes the per-tenant reads and writes of a batch
 MAX_BATCH = 100_000
+GC_YOUNG = 100_000  # new container objects between young collections during a run (Python's default: 700)
 # failures of the database itself, not of a record: they stop the run (a rerun resumes)
 _INFRASTRUCTURE = (OperationalError, InterfaceError, MemoryError)
 log = logging.getLogger(__name__)
@@ -106,16 +109,36 @@ def ingest(
     writer = csv.writer(rejects)
     writer.writerow(REJECT_COLUMNS)
     parsed = read_records(lines, format_)
-    while batch := list(itertools.islice(parsed, batch_size)):
-        for (line, _), outcome in zip(batch, _charge(rt, batch), strict=True):
-            _count(summary, writer, line, outcome)
-        rejects.flush()
-        summary.records += len(batch)
-        summary.read(lines.count, started)
-        if progress is not None:
-            progress(summary)
+    with fewer_collections():
+        while batch := list(itertools.islice(parsed, batch_size)):
+            for (line, _), outcome in zip(batch, _charge(rt, batch), strict=True):
+                if outcome.status == "charged":  # most records: counted here, without a call
+                    summary.charged += 1
+                else:
+                    _count(summary, writer, line, outcome)
+            rejects.flush()
+            summary.records += len(batch)
+            summary.read(lines.count, started)
+            if progress is not None:
+                progress(summary)
     summary.read(lines.count, started)
     return summary
+
+
+@contextmanager
+def fewer_collections(young: int = GC_YOUNG) -> Iterator[None]:
+    """Run with the cyclic garbage collector's first threshold raised to `young` (restored
+    after). A batch keeps everything it makes (records, rows, outcomes) until it is charged,
+    so the collector's default rhythm (a young collection every 700 new objects, a full one
+    whenever the survivors grow by a quarter) traversed the batch again and again and found
+    nothing: about 0.5 s of every 50,000 records, a tenth of the run. Outcomes do not
+    depend on when cycles are collected; memory barely moves (same peak RSS)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(max(saved[0], young), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _count(summary: Summary, writer: Any, line: int, outcome: Outcome) -> None:

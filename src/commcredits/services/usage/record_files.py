@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
@@ -38,7 +37,6 @@ FIELDS = ("id", "tenant_id", "call_type", "caller", "callee", "started_at", "dur
 MAX_LINE_BYTES = 65_536  # a record is a few hundred bytes; anything near this is not one
 _SKIP_CHUNK = 65_536
 Parsed = tuple[int, CallRecord | Rejected]  # (1-based line number, the record or why not)
-_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -127,17 +125,17 @@ def _csv(lines: Lines) -> Iterator[Parsed]:
     lines.count.header += 1
     where_id, width = columns.index("id"), len(columns)
     spots = tuple(columns.index(f) if f in columns else None for f in FIELDS)
-    search_control = _CONTROL_BYTES.search
     for number, raw in rows:
         if raw is None:
             yield number, _too_long(lines.limit)
-        elif not raw.strip():
+        elif raw[:1].isspace() and not raw.strip():  # a line starting with a non-space is not blank
             lines.count.blank += 1
         else:
             line = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
-            # a plain line (ASCII, no quote, no control character) is its cells split at commas
-            if raw.isascii() and b'"' not in line and not search_control(line):
-                row = line.decode("ascii").split(",")
+            # a plain line (ASCII, no quote, no control character) is its cells split at commas;
+            # ASCII text is printable exactly when it holds no control character (\x00-\x1f, \x7f)
+            if raw.isascii() and b'"' not in line and (text := line.decode("ascii")).isprintable():
+                row = text.split(",")
                 if len(row) == width and (record := record_from_clean_row(row, spots)) is not None:
                     yield number, record
                     continue
