@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from tests.notify.support import emit, use_smtp
 
 
@@ -67,3 +69,37 @@ def test_an_unrenderable_payload_is_retried_and_reported_not_sent_wrong(rt, api,
     assert n["status"] == "retrying" and "balance" in n["last_error"]
     assert n["subject"] == "Fabrikam: auto-recharge added 50.00 USD"
     assert smtp.messages == []
+
+
+def test_many_notifications_at_once_keep_one_per_key_their_admins_and_their_webhooks(rt, api) -> None:
+    """Batch charging enqueues a batch's notifications together (`enqueue_many`): the same
+    rules as one by one, for several tenants at once."""
+    from commcredits.db.engine import write_tx
+    from commcredits.notify.outbox import Notice, enqueue_many
+
+    first, second = api.tenant(name="Fabrikam"), api.tenant(name="Contoso")
+    api.user(first, ["billing_administrator"], "bill@fabrikam.example")
+    api.user(first, [], "caller@fabrikam.example")  # not an admin: no mail
+    api.user(second, ["global_administrator"], "admin@contoso.example")
+    hook = api.call("POST", f"/v1/tenants/{second}/webhooks",
+                    json={"url": "https://hooks.contoso.example/in", "events": ["pool_threshold"]}).json()
+    assert emit(rt, first, "pool_threshold", {"percent": 50}, dedupe_key="pool:50") is not None
+    with write_tx(rt.engine) as conn:
+        ids = enqueue_many(conn, [
+            Notice(first, "pool_threshold", {"percent": 50}, "pool:50"),  # stored before
+            Notice(first, "pool_threshold", {"percent": 75}, "pool:75"),
+            Notice(first, "pool_threshold", {"percent": 75}, "pool:75"),  # twice in the batch
+            Notice(second, "pool_threshold", {"percent": 75}, "pool:75"),  # same key, other tenant
+            Notice(second, "balance_depleted", {"balance": "0.00"}),  # no key: always stored
+        ], now=rt.clock.now())
+    assert [i is None for i in ids] == [True, False, True, False, False]
+    listed = {t: api.call("GET", f"/v1/tenants/{t}/notifications").json()["items"] for t in (first, second)}
+    assert sorted(n["payload"].get("percent", 0) for n in listed[first]) == [50, 75]
+    assert {tuple(n["recipients"]) for n in listed[first]} == {("bill@fabrikam.example",)}
+    assert {n["event"] for n in listed[second]} == {"pool_threshold", "balance_depleted"}
+    assert {tuple(n["recipients"]) for n in listed[second]} == {("admin@contoso.example",)}
+    deliveries = api.call("GET", f"/v1/tenants/{second}/webhooks/{hook['id']}/deliveries").json()["items"]
+    assert [d["event"] for d in deliveries] == ["pool_threshold"]  # the hook's only subscribed event
+    with pytest.raises(ValueError):
+        with write_tx(rt.engine) as conn:
+            enqueue_many(conn, [Notice(first, "no_such_event", {})], now=rt.clock.now())

@@ -277,7 +277,17 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         if created is not last:
             last, last_db = created, to_db(created)
         append((*r[:first], to_db(r[first]), *r[first + 1:second], last_db))
-    raw.copy("call_records", RECORD_COLUMNS, fixed)
+    insert_stored_record_rows(conn, fixed)
+
+
+STARTED_AT = RECORD_COLUMNS.index("started_at")
+
+
+def insert_stored_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """`insert_record_rows` for rows whose instants are already in the database's form
+    (`Raw.instant`): batch charging builds each row once, in its final form."""
+    if rows:
+        Raw.of(conn).copy("call_records", RECORD_COLUMNS, rows)
 
 
 def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:

@@ -49,7 +49,7 @@ from ...domain.plans import (
 from ...domain.rating import NoRate, RatedCall, RatingError, RatingIndex
 from ...domain.spend_controls import balance_crossings as crossings
 from ...domain.spend_controls import effective_policy, implausible, policy_blocks
-from ...notify.outbox import enqueue
+from ...notify.outbox import Notice, enqueue_many
 from ..notify import alerts
 from ..rating.rating import rating_index
 from ..runtime import Runtime
@@ -403,19 +403,28 @@ def _write(conn: Connection, books: list[_Book], now: datetime) -> None:
         if book.credits:
             entries.append(_usage_entry(conn, book, now))
     txn_ids = dict(zip([e.tenant_id for e in entries], ledger.post_many(conn, entries, now=now), strict=True))
-    usage.insert_record_rows(conn, [
-        (*row, txn_ids[b.tenant.id] if row[_CREDITS] else None, now) for b in books for row in b.rows])
+    to_db = Raw.of(conn).instant
+    now_db, at = to_db(now), usage.STARTED_AT
+    rows: list[tuple[Any, ...]] = []
+    add = rows.append
+    for b in books:  # each stored row built once, in the database's form
+        txn = txn_ids.get(b.tenant.id)
+        for row in b.rows:
+            add((*row[:at], to_db(row[at]), *row[at + 1:], txn if row[_CREDITS] else None, now_db))
+    usage.insert_stored_record_rows(conn, rows)
     updates: list[tuple[str, str, PoolKey, int]] = []
     inserts: list[tuple[str, str, PoolKey, int]] = []
+    notices: list[Notice] = []
     for book in books:
         changed = {slot: n for slot, n in book.used.items() if n != book.used_before.get(slot)}
         for (period, key), after_used in changed.items():
             target = updates if (period, key) in book.used_before else inserts
             target.append((book.tenant.id, period, key, after_used))
-            _pool_notices(conn, book, period, key, after_used, now)
+            notices.extend(_pool_notices(book, period, key, after_used))
         if book.switched_to_postpaid:
             tenants.set_fields(conn, book.tenant.id, billing_mode="postpaid")
     usage.save_pool_used_many(conn, updates, inserts)
+    enqueue_many(conn, notices, now=now)
 
 
 def _usage_entry(conn: Connection, book: _Book, now: datetime) -> ledger.BatchEntry:
@@ -430,12 +439,11 @@ def _usage_entry(conn: Connection, book: _Book, now: datetime) -> ledger.BatchEn
     return ledger.BatchEntry(tenant.id, entry, after, f"cdr-batch:{first}")
 
 
-def _pool_notices(conn: Connection, book: _Book, period: str, key: PoolKey, after_used: int,
-                  now: datetime) -> None:
+def _pool_notices(book: _Book, period: str, key: PoolKey, after_used: int) -> list[Notice]:
+    """The `pool_threshold` notifications a pool's new usage crosses (enqueued with the batch's others)."""
     tenant, size = book.tenant, book.sizes.get(key, 0)
-    for percent in threshold_crossed(size, book.used_before.get((period, key), 0), after_used):
-        enqueue(conn, tenant_id=tenant.id, event="pool_threshold", now=now,
-                dedupe_key=f"pool:{period}:{key}:{percent}",
-                payload={"tenant_name": tenant.name, "period": period, "pool": str(key),
-                         "product": key.product, "kind": key.kind, "country": key.country,
-                         "percent": percent, "total_minutes": size, "used_minutes": after_used})
+    return [Notice(tenant.id, "pool_threshold", dedupe_key=f"pool:{period}:{key}:{percent}",
+                   payload={"tenant_name": tenant.name, "period": period, "pool": str(key),
+                            "product": key.product, "kind": key.kind, "country": key.country,
+                            "percent": percent, "total_minutes": size, "used_minutes": after_used})
+            for percent in threshold_crossed(size, book.used_before.get((period, key), 0), after_used)]
