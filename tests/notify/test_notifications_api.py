@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from tests.notify.support import emit, use_smtp
 
 
@@ -100,6 +99,5 @@ def test_many_notifications_at_once_keep_one_per_key_their_admins_and_their_webh
     assert {tuple(n["recipients"]) for n in listed[second]} == {("admin@contoso.example",)}
     deliveries = api.call("GET", f"/v1/tenants/{second}/webhooks/{hook['id']}/deliveries").json()["items"]
     assert [d["event"] for d in deliveries] == ["pool_threshold"]  # the hook's only subscribed event
-    with pytest.raises(ValueError):
-        with write_tx(rt.engine) as conn:
-            enqueue_many(conn, [Notice(first, "no_such_event", {})], now=rt.clock.now())
+    with pytest.raises(ValueError), write_tx(rt.engine) as conn:
+        enqueue_many(conn, [Notice(first, "no_such_event", {})], now=rt.clock.now())
