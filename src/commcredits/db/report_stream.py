@@ -48,14 +48,21 @@ def _where(raw: Raw, tenant_id: str, start: datetime | None, end: datetime | Non
     return " AND ".join(parts), params
 
 
+def export_query(raw: Raw, tenant_id: str, *, start: datetime | None, end: datetime | None, user_id: str | None,
+                 call_type: str | None) -> tuple[str, list[Any]]:
+    """The export's statement, in the driver's parameter style, and its parameters. The index
+    on (tenant_id, started_at, id) gives its rows in order: no sort before the first row."""
+    where, params = _where(raw, tenant_id, start, end, user_id, call_type)
+    return raw.sql(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM call_records r "
+                   f"LEFT JOIN users u ON u.id = r.user_id WHERE {where} ORDER BY r.started_at, r.id"), params
+
+
 def export_chunks(conn: Connection, tenant_id: str, *, start: datetime | None, end: datetime | None,
                   user_id: str | None, call_type: str | None, chunk: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
     """The tenant's call records in (started_at, id) order as tuples in `EXPORT_COLUMNS`
     order, in lists of at most `chunk`. Run it inside a read transaction."""
     raw = Raw.of(conn)
-    where, params = _where(raw, tenant_id, start, end, user_id, call_type)
-    sql = raw.sql(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM call_records r "
-                  f"LEFT JOIN users u ON u.id = r.user_id WHERE {where} ORDER BY r.started_at, r.id")
+    sql, params = export_query(raw, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type)
     if raw.pg:  # a server-side cursor: rows arrive a chunk at a time
         cur = raw.dbapi.cursor(name=f"usage_export_{next(_NAMES)}")
         cur.itersize = chunk
