@@ -1,0 +1,147 @@
+"""Exports give way to call control: `priority.give_way` waits while a request is at the call
+desk and returns at once otherwise, never longer than its bound; an export made while call
+control is busy pauses between its slices and still writes the same file; alone it never
+waits; the export's rows come from the index in order (no sort before the first row)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from tests.api.test_reports_api import seeded
+
+from commcredits.db import report_stream
+from commcredits.db.engine import read_tx
+from commcredits.db.raw import Raw
+from commcredits.services.access.principal import OPERATOR
+from commcredits.services.calls import priority
+from commcredits.services.calls.call_desk import CallDesk, Job
+from commcredits.services.usage import usage_export
+
+
+@pytest.fixture
+def busy() -> Iterator[None]:
+    """Call control has a request in flight for the test's duration."""
+    priority.call_control_began()
+    try:
+        yield
+    finally:
+        priority.call_control_ended()
+
+
+def _idle() -> None:
+    time.sleep(priority.GRACE_S * 2)
+    assert not priority.call_control_busy()
+
+
+def test_give_way_returns_at_once_when_call_control_is_idle() -> None:
+    _idle()
+    began = time.monotonic()
+    assert all(priority.give_way() == 0.0 for _ in range(1_000))
+    assert time.monotonic() - began < 0.05
+
+
+def test_give_way_waits_for_the_last_answer_and_no_longer_than_its_bound() -> None:
+    began = time.monotonic()
+    priority.call_control_began()
+    priority.call_control_began()
+    threading.Timer(0.02, priority.call_control_ended).start()
+    threading.Timer(0.05, priority.call_control_ended).start()
+    waited = priority.give_way(2.0)
+    assert time.monotonic() - began >= 0.05 and waited < 1.0  # until the second answer, not the first
+    _idle()
+    priority.call_control_began()
+    try:
+        assert 0.03 <= priority.give_way(0.03) < 0.5  # busy throughout: the bound
+    finally:
+        priority.call_control_ended()
+    priority.call_control_ended()  # one too many is harmless: the count stays at zero
+    _idle()
+
+
+def test_a_request_at_the_desk_makes_call_control_busy_until_it_is_answered(rt) -> None:
+    _idle()
+    release = threading.Event()
+
+    def handler(conn, jobs):  # type: ignore[no-untyped-def]
+        release.wait(10)
+        return ["answer"] * len(jobs), []
+
+    desk = CallDesk(rt, handler)
+    try:
+        answer = desk.submit(Job("authorize", None, None))
+        assert priority.call_control_busy() and priority.give_way(0.02) >= 0.02
+        release.set()
+        assert answer.result(10) == "answer"
+        _idle()
+    finally:
+        desk.close()
+
+
+def _export(rt, tid: str, fmt: str) -> bytes:  # type: ignore[no-untyped-def]
+    export = usage_export.open_export(rt, OPERATOR, tid, start=None, end=None, user_id=None, call_type=None)
+    stream = usage_export.csv_stream(export) if fmt == "csv" else usage_export.xlsx_stream(export)
+    return b"".join(stream)
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waits: list[float] = []
+    real = priority.give_way
+
+    def recorded(max_wait_s: float | None = None) -> float:
+        waits.append(real(max_wait_s))
+        return waits[-1]
+
+    monkeypatch.setattr(usage_export, "give_way", recorded)
+    monkeypatch.setattr(usage_export, "ROWS", 3)  # the four rows in two reads,
+    monkeypatch.setattr(usage_export, "SLICE", 2)  # formatted two at a time
+    monkeypatch.setattr(priority, "MAX_WAIT_S", 0.01)
+    return waits
+
+
+def test_an_export_alone_never_waits(api, rt, monkeypatch: pytest.MonkeyPatch) -> None:
+    tid, _ = seeded(api, rt)
+    waits = _recording(monkeypatch)
+    _idle()
+    csv_file = _export(rt, tid, "csv")
+    assert csv_file.count(b"\n") == 5 and len(waits) >= 4 and not any(waits)
+    _export(rt, tid, "xlsx")
+    assert not any(waits)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_pauses_while_call_control_is_busy_and_still_completes(api, rt, monkeypatch: pytest.MonkeyPatch,
+                                                                          fmt: str) -> None:
+    tid, _ = seeded(api, rt)
+    waits = _recording(monkeypatch)
+    _idle()
+    alone = _export(rt, tid, fmt)
+    waits.clear()
+    priority.call_control_began()
+    try:
+        during = _export(rt, tid, fmt)
+    finally:
+        priority.call_control_ended()
+    assert len(waits) >= 4 and all(w >= 0.01 for w in waits)  # each step waited its bound, then went on
+    if fmt == "csv":
+        assert during == alone
+    else:  # the same sheet (the zip's timestamps may differ)
+        assert len(during) == pytest.approx(len(alone), abs=64)
+
+
+def test_the_export_reads_the_index_in_order_without_a_sort(engine) -> None:
+    with read_tx(engine) as conn:
+        raw = Raw.of(conn)
+        sql, params = report_stream.export_query(raw, "t", start=None, end=None, user_id=None, call_type=None)
+        cur = raw.dbapi.cursor()
+        if raw.pg:
+            cur.execute("SET LOCAL enable_seqscan = off")  # an empty table: ask for the index's plan
+            cur.execute("EXPLAIN " + sql, params)
+        else:
+            cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = "\n".join(str(row) for row in cur.fetchall())
+        cur.close()
+    assert "call_records_tenant_id_started_at_id" in plan
+    assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
