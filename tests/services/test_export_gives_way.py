@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from tests.api.test_reports_api import seeded
@@ -21,18 +20,19 @@ from commcredits.services.calls.call_desk import CallDesk, Job
 from commcredits.services.usage import usage_export
 
 
-@pytest.fixture
-def busy() -> Iterator[None]:
-    """Call control has a request in flight for the test's duration."""
-    priority.call_control_began()
-    try:
-        yield
-    finally:
-        priority.call_control_ended()
+@pytest.fixture(autouse=True)
+def no_calls_in_flight() -> None:
+    """Start from an idle desk (a test elsewhere may have closed a desk with a request queued)."""
+    with priority._calls_lock:
+        priority._calls["in_flight"] = 0
+        priority._idle.set()
 
 
 def _idle() -> None:
-    time.sleep(priority.GRACE_S * 2)
+    """Call control goes idle (after the last answer's done callback and the grace)."""
+    deadline = time.monotonic() + 2
+    while priority.call_control_busy() and time.monotonic() < deadline:
+        time.sleep(0.001)
     assert not priority.call_control_busy()
 
 
