@@ -1,12 +1,14 @@
 """Exports give way to call control: `priority.give_way` waits while a request is at the call
 desk and returns at once otherwise, never longer than its bound; an export made while call
 control is busy pauses between its slices and still writes the same file; alone it never
-waits; the export's rows come from the index in order (no sort before the first row)."""
+waits; the export's rows come from the index in order (no sort before the first row), in
+pages that each continue after the last row of the one before."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.api.test_reports_api import seeded
@@ -14,6 +16,7 @@ from tests.api.test_reports_api import seeded
 from commcredits.db import report_stream
 from commcredits.db.engine import read_tx
 from commcredits.db.raw import Raw
+from commcredits.db.usage import RECORD_COLUMNS, insert_record_rows
 from commcredits.services.access.principal import OPERATOR
 from commcredits.services.calls import priority
 from commcredits.services.calls.call_desk import CallDesk, Job
@@ -131,10 +134,13 @@ def test_an_export_pauses_while_call_control_is_busy_and_still_completes(api, rt
         assert len(during) == pytest.approx(len(alone), abs=64)
 
 
-def test_the_export_reads_the_index_in_order_without_a_sort(engine) -> None:
+@pytest.mark.parametrize("page", ["first", "next"])
+def test_the_export_reads_the_index_in_order_without_a_sort(engine, page: str) -> None:
     with read_tx(engine) as conn:
         raw = Raw.of(conn)
-        sql, params = report_stream.export_query(raw, "t", start=None, end=None, user_id=None, call_type=None)
+        after = (raw.instant(datetime(2026, 1, 10, tzinfo=UTC)), "x") if page == "next" else None
+        sql, params = report_stream.export_query(raw, "t", start=datetime(2026, 1, 1, tzinfo=UTC), end=None,
+                                                 user_id=None, call_type=None, after=after, limit=1_024)
         cur = raw.dbapi.cursor()
         if raw.pg:
             cur.execute("SET LOCAL enable_seqscan = off")  # an empty table: ask for the index's plan
@@ -145,3 +151,44 @@ def test_the_export_reads_the_index_in_order_without_a_sort(engine) -> None:
         cur.close()
     assert "call_records_tenant_id_started_at_id" in plan
     assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_pages_continue_after_the_last_row_across_equal_start_times(api, rt) -> None:
+    tid = api.tenant()
+    at = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
+    rows = []
+    for i in range(23):  # five start times shared by several calls, ids out of order
+        values = {c: None for c in RECORD_COLUMNS} | {
+            "id": f"{(i * 7919) % 97:04d}-{i}", "tenant_id": tid, "call_type": "user_out", "caller": "+12025550100",
+            "callee": "+12025550123", "destination_country": "US", "number_type": "geographic", "domestic": 1,
+            "started_at": at + timedelta(minutes=i % 5), "duration_s": 60, "funding": "credits",
+            "capability": "communications_credits", "pool_minutes": 0, "charge": 0, "credits_charge": 0,
+            "postpaid_charge": 0, "connect_fee": 0, "currency": "USD", "policy_blocked": False, "created_at": at}
+        rows.append(tuple(values[c] for c in RECORD_COLUMNS))
+    with rt.engine.begin() as conn:
+        insert_record_rows(conn, rows)
+    where = {"start": at - timedelta(days=1), "end": at + timedelta(days=1), "user_id": None, "call_type": None}
+    with read_tx(rt.engine) as conn:
+        whole = [r for chunk in report_stream.export_chunks(conn, tid, **where) for r in chunk]
+    paged: list[tuple[object, ...]] = []
+    after = None
+    while True:
+        with read_tx(rt.engine) as conn:
+            page = [r for chunk in report_stream.export_chunks(conn, tid, chunk=2, after=after, limit=4, **where)
+                    for r in chunk]
+        paged += page
+        if len(page) < 4:
+            break
+        after = report_stream.resume_after(page[-1])
+    assert len(whole) == 23 and paged == whole
+    assert [r[0] for r in whole] == [r[0] for r in sorted(whole, key=lambda r: (r[13], r[0]))]
+
+
+def test_an_export_in_pages_writes_the_same_file(api, rt, monkeypatch: pytest.MonkeyPatch) -> None:
+    tid, _ = seeded(api, rt)
+    whole = _export(rt, tid, "csv")
+    monkeypatch.setattr(usage_export, "PAGE", 1)  # every row read in a transaction of its own
+    monkeypatch.setattr(usage_export, "ROWS", 1)
+    assert _export(rt, tid, "csv") == whole
+    monkeypatch.setattr(usage_export, "PAGE", 4)  # a full last page, then an empty one
+    assert _export(rt, tid, "csv") == whole
