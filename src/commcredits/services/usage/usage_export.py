@@ -1,9 +1,9 @@
 """The PSTN usage report as CSV and Excel files, streamed.
 
 An export is checked (access, filters, tenant) before the first byte; then the rows come from
-driver-level SELECTs, a page of `PAGE` rows each, every page in a read transaction of its own
-(never the writer gate) and continuing after the last row of the page before, read in
-chunks; each chunk is formatted and written, and the output is handed out in pieces of
+driver-level SELECTs, a page of `PAGE` rows each, every page read in chunks in a short read
+transaction of its own (never the writer gate) and continuing after the last row of the page
+before; then each chunk is formatted and written, and the output is handed out in pieces of
 about 256 KB.
 The generators are synchronous and run in a thread of their own (`threaded`), which hands
 pieces to the response through a queue of at most `DEPTH` pieces: an export never holds the
@@ -57,7 +57,7 @@ _EXCEL_EPOCH = datetime(1899, 12, 30)
 _DAY = timedelta(days=1)
 _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
 ROWS = 256  # rows read from the database at a time
-PAGE = 1_024  # rows read in one read transaction (at most about 0.6 s while call control is busy)
+PAGE = 1_024  # rows read in one read transaction, then formatted after it ended
 SLICE = 32  # rows formatted between two looks at call control (a few tenths of a millisecond)
 DEPTH = 4  # pieces an export may have ready before the client takes them
 HUGE_ROWS = 1_500_000  # past this many rows the sheet XML may pass 2 GiB: write it as ZIP64
@@ -135,22 +135,22 @@ def _same(value: Any) -> Any:
 
 def _chunks(export: Export) -> Iterator[tuple[list[tuple[Any, ...]], Callable[[Any], datetime]]]:
     """Chunks of driver rows, with how to read their instants (text on SQLite): pages of PAGE
-    rows, each read in a read transaction of its own, so an export that waits for call
-    control never holds one snapshot for long (`db.report_stream`)."""
+    rows, each read whole in a read transaction of its own and formatted after it ended, so
+    an export that waits for call control holds no snapshot while it waits
+    (`db.report_stream`)."""
     after = None
     try:
         while True:
-            read = 0
             with read_tx(export.rt.engine) as conn:
-                for rows in report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, after=after, limit=PAGE,
-                                                        **export.where):
-                    read += len(rows)
-                    after = report_stream.resume_after(rows[-1])
-                    yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
-                    if not give_way():  # the next read waits while call control has work
-                        time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
-            if read < PAGE:
+                page = list(report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, after=after, limit=PAGE,
+                                                        **export.where))
+            for rows in page:
+                yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
+                if not give_way():  # the next chunk (and read) waits while call control has work
+                    time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
+            if sum(map(len, page)) < PAGE:
                 return
+            after = report_stream.resume_after(page[-1][-1])
     finally:
         export.done()
 
