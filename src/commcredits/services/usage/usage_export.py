@@ -17,7 +17,7 @@ per server process (another is refused before its first byte with `429 too_many_
 `Retry-After`), each export's thread runs at a lower CPU priority, and while any export runs
 the interpreter hands the GIL to a waiting thread after `calls.priority.SWITCH_INTERVAL_S`
 instead of 5 ms (`calls.priority`). And an export pauses while call control has work: before
-each read of `ROWS` rows and each `SLICE` rows it formats, it waits while requests are at the
+each chunk of `ROWS` rows and each `SLICE` rows it formats, it waits while requests are at the
 call desk (`calls.priority.give_way`, at most 20 ms at a time, so it always progresses).
 Alone, an export never waits; under continuous call load it writes about `SLICE` rows per
 20 ms, and call control keeps its latency (docs/performance.md, "Exports").
@@ -56,7 +56,7 @@ FLUSH = 256 * 1024  # characters of CSV handed out at a time
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _DAY = timedelta(days=1)
 _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
-ROWS = 256  # rows read from the database at a time
+ROWS = 256  # rows fetched, then formatted, as one chunk
 PAGE = 1_024  # rows read in one read transaction, then formatted after it ended
 SLICE = 32  # rows formatted between two looks at call control (a few tenths of a millisecond)
 DEPTH = 4  # pieces an export may have ready before the client takes them
