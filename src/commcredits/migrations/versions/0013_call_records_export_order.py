@@ -5,14 +5,14 @@ started_at) alone PostgreSQL sorted the month first whenever its statistics were
 a large ingest: an external merge of the whole month on disk before the first row); with id
 in the index it streams the rows in order. The new index serves every query the old one did.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
