@@ -3,10 +3,16 @@ what paid.
 
 An export reads every row of a month; SQLAlchemy's row objects and result processing cost
 several times the database's own time there, so the rows come from one SQL text statement on
-the DBAPI cursor, fetched in chunks (`fetchmany`). On PostgreSQL the cursor is a server-side
-(named) one, so the server hands rows over a chunk at a time and the process never holds the
-whole result; SQLite's cursor is lazy already. Instants come back as the driver gives them:
-naive UTC datetimes on PostgreSQL, the fixed-width text `UTCDateTime` stores on SQLite.
+the DBAPI cursor, fetched in chunks (`fetchmany`). The export reads a page of rows at a time
+(`limit`), each page continuing after the last row of the one before (`after`: its
+started_at and id, keyset pagination on the index in the export's order), so the caller can
+read each page in a short transaction of its own: a month's export never holds one snapshot
+for its whole length (which would keep SQLite from resetting its write-ahead log, and
+PostgreSQL from pruning the row versions call control leaves, for as long as an export
+that gives way to call control takes). A page is small (the process holds at most one),
+and SQLite's cursor is lazy. Instants come back as the driver gives them: naive UTC
+datetimes on PostgreSQL, the fixed-width text `UTCDateTime` stores on SQLite; `after` takes
+them back as they came.
 """
 
 from __future__ import annotations
@@ -48,15 +54,38 @@ def _where(raw: Raw, tenant_id: str, start: datetime | None, end: datetime | Non
     return " AND ".join(parts), params
 
 
+def export_query(raw: Raw, tenant_id: str, *, start: datetime | None, end: datetime | None, user_id: str | None,
+                 call_type: str | None, after: tuple[Any, str] | None = None,
+                 limit: int | None = None) -> tuple[str, list[Any]]:
+    """The export's statement, in the driver's parameter style, and its parameters: the rows
+    after `after` (started_at, id), at most `limit`. The index on (tenant_id, started_at, id)
+    gives them in order, from the first row after `after`: no sort, no rows skipped over."""
+    where, params = _where(raw, tenant_id, start if after is None else None, end, user_id, call_type)
+    if after is not None:  # the page's lower bound on started_at, stated apart: SQLite seeks the index to it
+        where += " AND r.started_at >= ? AND (r.started_at, r.id) > (?, ?)"
+        params += [after[0], *after]
+    tail = f" LIMIT {int(limit)}" if limit else ""
+    return raw.sql(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM call_records r LEFT JOIN users u ON u.id = r.user_id "
+                   f"WHERE {where} ORDER BY r.started_at, r.id{tail}"), params
+
+
+def resume_after(row: tuple[Any, ...]) -> tuple[Any, str]:
+    """Where the next page starts: a row's (started_at, id), as `export_chunks` gave them."""
+    return row[13], row[0]
+
+
 def export_chunks(conn: Connection, tenant_id: str, *, start: datetime | None, end: datetime | None,
-                  user_id: str | None, call_type: str | None, chunk: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
+                  user_id: str | None, call_type: str | None, chunk: int = CHUNK, after: tuple[Any, str] | None = None,
+                  limit: int | None = None) -> Iterator[list[tuple[Any, ...]]]:
     """The tenant's call records in (started_at, id) order as tuples in `EXPORT_COLUMNS`
-    order, in lists of at most `chunk`. Run it inside a read transaction."""
+    order, in lists of at most `chunk`: all of them, or the page of at most `limit` after
+    `after` (`resume_after` of the last row of the page before). Run it inside a read
+    transaction. Without `limit` the PostgreSQL cursor is a server-side one, so the server
+    hands the rows over a chunk at a time."""
     raw = Raw.of(conn)
-    where, params = _where(raw, tenant_id, start, end, user_id, call_type)
-    sql = raw.sql(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM call_records r "
-                  f"LEFT JOIN users u ON u.id = r.user_id WHERE {where} ORDER BY r.started_at, r.id")
-    if raw.pg:  # a server-side cursor: rows arrive a chunk at a time
+    sql, params = export_query(raw, tenant_id, start=start, end=end, user_id=user_id, call_type=call_type,
+                               after=after, limit=limit)
+    if raw.pg and not limit:  # a server-side cursor: rows arrive a chunk at a time
         cur = raw.dbapi.cursor(name=f"usage_export_{next(_NAMES)}")
         cur.itersize = chunk
     else:

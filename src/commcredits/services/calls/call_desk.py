@@ -31,6 +31,9 @@ and pools inside the batch's transaction with the tenants' rows locked, so sever
 processes on PostgreSQL share one truth. Hooks that follow a committed change of balance
 (`balance_changed`: auto-recharge, which may call a card gateway) run on a separate thread,
 never on the writer.
+
+While a request is at the desk (from `submit` to its answer) the process's bulk work (a usage
+export) pauses between its small steps (`priority.give_way`): a scheduling hint, nothing more.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ...db.engine import relaxed_connection, retryable, sync_connection, sync_to_disk, write_tx
 from ..runtime import Runtime
+from .priority import call_control_began, call_control_ended
 
 MAX_BATCH = 128
 IDLE_S = 2.0  # the writer and the syncer let their connections go after this long without work
@@ -101,6 +105,8 @@ class CallDesk:
         self.syncer.start()
 
     def submit(self, job: Job) -> Future[Any]:
+        call_control_began()  # bulk work in the process gives way until it is answered (priority.py)
+        job.future.add_done_callback(call_control_ended)
         self.jobs.put(job)
         return job.future
 

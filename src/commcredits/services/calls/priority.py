@@ -12,6 +12,19 @@ control, which shares the process's interpreter and the machine's cores with it.
 - `lower_this_thread()`: the calling thread runs at a lower CPU priority (Linux schedules
   threads on their own nice value), so on a busy machine the cores go to the threads that
   answer the switch first.
+- `give_way()`: bulk work that can stop between small steps (an export, between a few dozen
+  rows) calls it before each step; while call control has requests in this process (at the
+  call desk, from `submit` to their answer: `call_control_began`/`call_control_ended`) and
+  for `GRACE_S` after the last answer (the event loop still sends it), it waits, at most
+  `MAX_WAIT_S` per call, so bulk work always progresses. Waiting drops the GIL and stops
+  the work's database reads too: the desk's threads take the GIL back after each round trip
+  to the database without waiting behind a bulk thread's C call (a `csv.writer.writerows`
+  of a few hundred rows holds the GIL for milliseconds, whatever the switch interval), and
+  on PostgreSQL the export's backend stops competing with the desk's backends for the
+  cores. With no call-control work it costs a comparison.
+
+These are scheduling hints within one process: nothing decides anything on them, a wrong
+reading costs at most a short wait, and other processes are not seen (each has its own).
 """
 
 from __future__ import annotations
@@ -19,13 +32,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 SWITCH_INTERVAL_S = 0.0005
 BULK_NICE = 10
+GRACE_S = 0.001  # call control counts as busy this long after its last answer
+MAX_WAIT_S = 0.02  # the longest one give_way() waits: bulk work always progresses
 _lock = threading.Lock()
 _state = {"users": 0, "was": sys.getswitchinterval()}
+_calls_lock = threading.Lock()
+_calls = {"in_flight": 0, "idle_since": 0.0}
+_idle = threading.Event()  # set while no call-control request is in flight
+_idle.set()
 
 
 @contextmanager
@@ -52,3 +72,40 @@ def lower_this_thread(nice: int = BULK_NICE) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except (AttributeError, OSError):  # not Linux, or not allowed: run at the usual priority
         pass
+
+
+def call_control_began() -> None:
+    """A call-control request entered this process's desk."""
+    with _calls_lock:
+        _calls["in_flight"] += 1
+        _idle.clear()
+
+
+def call_control_ended(_: object = None) -> None:
+    """A call-control request was answered (or refused); the argument is ignored (a future)."""
+    with _calls_lock:
+        _calls["in_flight"] = max(0, _calls["in_flight"] - 1)
+        if not _calls["in_flight"]:
+            _calls["idle_since"] = time.monotonic()
+            _idle.set()
+
+
+def call_control_busy() -> bool:
+    """Call control has work in this process, or answered its last request under GRACE_S ago."""
+    return not _idle.is_set() or time.monotonic() - _calls["idle_since"] < GRACE_S
+
+
+def give_way(max_wait_s: float | None = None) -> float:
+    """Wait while call control is busy, at most `max_wait_s` (default MAX_WAIT_S); returns the
+    seconds waited (0.0 at once when call control is idle). The wait is on an event the desk
+    sets when its last request is answered, so a waiting thread does not wake to look."""
+    if not call_control_busy():
+        return 0.0
+    began = time.monotonic()
+    deadline = began + (MAX_WAIT_S if max_wait_s is None else max_wait_s)
+    now = began
+    while now < deadline and call_control_busy():
+        if _idle.wait(deadline - now):  # idle: the event loop still sends the answers
+            time.sleep(max(0.0, min(_calls["idle_since"] + GRACE_S, deadline) - time.monotonic()))
+        now = time.monotonic()
+    return now - began

@@ -1,8 +1,10 @@
 """The PSTN usage report as CSV and Excel files, streamed.
 
 An export is checked (access, filters, tenant) before the first byte; then the rows come from
-one driver-level SELECT read in chunks inside a read transaction (never the writer gate),
-each chunk is formatted and written, and the output is handed out in pieces of about 256 KB.
+driver-level SELECTs, a page of `PAGE` rows each, every page read in chunks in a short read
+transaction of its own (never the writer gate) and continuing after the last row of the page
+before; then each chunk is formatted and written, and the output is handed out in pieces of
+about 256 KB.
 The generators are synchronous and run in a thread of their own (`threaded`), which hands
 pieces to the response through a queue of at most `DEPTH` pieces: an export never holds the
 event loop that answers call control, it reads and formats while the loop sends, and a slow
@@ -14,7 +16,11 @@ Exports yield to call control, which shares the process: at most `MAX_EXPORTS` s
 per server process (another is refused before its first byte with `429 too_many_exports` and
 `Retry-After`), each export's thread runs at a lower CPU priority, and while any export runs
 the interpreter hands the GIL to a waiting thread after `calls.priority.SWITCH_INTERVAL_S`
-instead of 5 ms (`calls.priority`).
+instead of 5 ms (`calls.priority`). And an export pauses while call control has work: before
+each chunk of `ROWS` rows and each `SLICE` rows it formats, it waits while requests are at the
+call desk (`calls.priority.give_way`, at most 20 ms at a time, so it always progresses).
+Alone, an export never waits; under continuous call load it writes about `SLICE` rows per
+20 ms, and call control keeps its latency (docs/performance.md, "Exports").
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from itertools import repeat
+from itertools import islice, repeat
 from operator import add
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,7 +47,7 @@ from ...domain.access import VIEW_BILLING
 from ...domain.money import format_micros, minor_units
 from ...errors import CommCreditsError, NotFound
 from ..access.principal import Principal, require_tenant
-from ..calls.priority import lower_this_thread, yielding
+from ..calls.priority import give_way, lower_this_thread, yielding
 from ..runtime import Runtime
 from . import xlsx_stream as xl
 from .reports import _WIDTHS, COLUMNS, _destination, _filters
@@ -50,7 +56,9 @@ FLUSH = 256 * 1024  # characters of CSV handed out at a time
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 _DAY = timedelta(days=1)
 _TIMES = (COLUMNS.index("Start Time"), COLUMNS.index("End Time"))
-ROWS = 256  # rows formatted between two chances for the event loop to run (about a millisecond)
+ROWS = 256  # rows fetched, then formatted, as one chunk
+PAGE = 1_024  # rows read in one read transaction, then formatted after it ended
+SLICE = 32  # rows formatted between two looks at call control (a few tenths of a millisecond)
 DEPTH = 4  # pieces an export may have ready before the client takes them
 HUGE_ROWS = 1_500_000  # past this many rows the sheet XML may pass 2 GiB: write it as ZIP64
 MAX_EXPORTS = 2  # exports streaming at once in one server process (one per core of the reference machine)
@@ -126,12 +134,23 @@ def _same(value: Any) -> Any:
 
 
 def _chunks(export: Export) -> Iterator[tuple[list[tuple[Any, ...]], Callable[[Any], datetime]]]:
-    """Chunks of driver rows, with how to read their instants (text on SQLite)."""
+    """Chunks of driver rows, with how to read their instants (text on SQLite): pages of PAGE
+    rows, each read whole in a read transaction of its own and formatted after it ended, so
+    an export that waits for call control holds no snapshot while it waits
+    (`db.report_stream`)."""
+    after = None
     try:
-        with read_tx(export.rt.engine) as conn:
-            for rows in report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, **export.where):
+        while True:
+            with read_tx(export.rt.engine) as conn:
+                page = list(report_stream.export_chunks(conn, export.tenant_id, chunk=ROWS, after=after, limit=PAGE,
+                                                        **export.where))
+            for rows in page:
                 yield rows, datetime.fromisoformat if isinstance(rows[0][13], str) else _same
-                time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
+                if not give_way():  # the next chunk (and read) waits while call control has work
+                    time.sleep(0)  # let the event loop have the interpreter now, not at the next forced switch
+            if sum(map(len, page)) < PAGE:
+                return
+            after = report_stream.resume_after(page[-1][-1])
     finally:
         export.done()
 
@@ -148,9 +167,12 @@ class _Places(dict[tuple[Any, ...], tuple[str, str]]):
 
 
 def csv_rows(export: Export) -> Iterator[Iterator[tuple[Any, ...]]]:
-    """The report's rows as CSV values (strings and whole seconds), a chunk at a time. Each
-    chunk is turned into columns and every column is mapped by a C-level callable (a cached
-    formatter, a datetime method), so no Python code runs per row."""
+    """The report's rows as CSV values (strings and whole seconds), SLICE rows at a time: each
+    slice is the next part of one iterator per chunk, so take them in order and use each up
+    before the next. Each chunk is turned into columns and every column is mapped by a
+    C-level callable (a cached formatter, a datetime method), so no Python code runs per row;
+    the slices keep each C-level run, which holds the GIL, short, and between two of them
+    the export gives way to call control (`calls.priority.give_way`)."""
     money = lru_cache(maxsize=16_384)(partial(format_micros, decimals=export.digits))
     places = _Places()
     for chunk, instant in _chunks(export):
@@ -159,10 +181,13 @@ def csv_rows(export: Export) -> Iterator[Iterator[tuple[Any, ...]]]:
         starts = started if instant is _same else list(map(instant, started))
         ends = map(add, starts, map(timedelta, repeat(0), dur))
         scope, dest = zip(*map(places.__getitem__, zip(ntype, dom, country, loc, strict=True)), strict=True)
-        yield zip(rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, scope, dest, callee,
-                  map(add, map(datetime.isoformat, starts), repeat("Z")),
-                  map(add, map(datetime.isoformat, ends), repeat("Z")), dur, map(money, fee), map(money, charge),
-                  cur, cap, blocked, strict=True)
+        rows = zip(rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, scope, dest, callee,
+                   map(add, map(datetime.isoformat, starts), repeat("Z")),
+                   map(add, map(datetime.isoformat, ends), repeat("Z")), dur, map(money, fee), map(money, charge),
+                   cur, cap, blocked, strict=True)
+        for _ in range(0, len(chunk), SLICE):
+            give_way()
+            yield islice(rows, SLICE)
 
 
 def csv_stream(export: Export, *, bom: bool = False) -> Iterator[bytes]:
@@ -203,9 +228,11 @@ def _xlsx_blocks(export: Export, zone: ZoneInfo | None) -> Iterator[tuple[str, i
     place = lru_cache(maxsize=4_096)(lambda pair: short(pair[0]) + short(pair[1]))
     places, serial = _Places(), _serial(zone)
     for chunk, instant in _chunks(export):
-        out = []
+        out: list[str] = []
         for rid, cid, conf, loc, uid, upn, name, caller, ctype, ntype, dom, country, callee, started, dur, fee, \
                 charge, cur, cap, blocked in chunk:
+            if not len(out) % SLICE:
+                give_way()
             start = instant(started)
             out.append(f"<row>{text(rid)}{text(cid)}{text(conf)}{short(loc)}{short(uid)}{short(upn)}{short(name)}"
                        f"{text(caller)}{short(ctype)}{short(ntype)}{place(places[ntype, dom, country, loc])}"
