@@ -140,7 +140,11 @@ class CallDesk:
                     self.jobs.put(None)  # stop after this batch
                     break
                 batch.append(more)
-            self._process(batch)
+            # a request whose caller stopped waiting (its future cancelled) is dropped here, before
+            # any work; the others can no longer be cancelled, so their answers always land
+            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if batch:
+                self._process(batch)
 
     def _process(self, batch: list[Job]) -> None:
         try:
