@@ -18,10 +18,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('call_records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_call_records_tenant_id_started_at_id'), ['tenant_id', 'started_at', 'id'],
-                              unique=False)
-        batch_op.drop_index(batch_op.f('ix_call_records_tenant_id_started_at'))
+    # IF NOT EXISTS: an operator may have built it ahead without blocking writes
+    # (PostgreSQL `CREATE INDEX CONCURRENTLY`, docs/operations.md)
+    op.create_index('ix_call_records_tenant_id_started_at_id', 'call_records', ['tenant_id', 'started_at', 'id'],
+                    unique=False, if_not_exists=True)
+    op.drop_index('ix_call_records_tenant_id_started_at', table_name='call_records', if_exists=True)
 
 
 def downgrade() -> None:
