@@ -33,9 +33,11 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import TypeVar
 
+T = TypeVar("T")
 SWITCH_INTERVAL_S = 0.0005
 BULK_NICE = 10
 GRACE_S = 0.001  # call control counts as busy this long after its last answer
@@ -74,6 +76,18 @@ def lower_this_thread(nice: int = BULK_NICE) -> None:
         pass
 
 
+def run_as_background_process(nice: int = BULK_NICE) -> None:
+    """For a worker process doing bulk work (a rate-deck import): run only on CPU time nothing
+    else wants (Linux `SCHED_IDLE`: a call-control thread that wakes up takes the core at once,
+    instead of waiting for the worker's time slice to end; the worker still progresses, with
+    the lowest weight); elsewhere, or if refused, `nice` it."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        with suppress(OSError):
+            os.nice(nice)
+
+
 def call_control_began() -> None:
     """A call-control request entered this process's desk."""
     with _calls_lock:
@@ -109,3 +123,12 @@ def give_way(max_wait_s: float | None = None) -> float:
             time.sleep(max(0.0, min(_calls["idle_since"] + GRACE_S, deadline) - time.monotonic()))
         now = time.monotonic()
     return now - began
+
+
+def paced(items: Iterable[T], every: int = 256) -> Iterator[T]:
+    """`items`, giving way to call control (`give_way`) before each `every` of them: for bulk
+    work that walks a long list on the server (an index rebuilt after an import)."""
+    for n, item in enumerate(items):
+        if n % every == 0:
+            give_way()
+        yield item

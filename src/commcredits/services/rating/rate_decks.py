@@ -24,7 +24,6 @@ versions and their activation (issue: carriers publish price changes as notices)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -48,7 +47,7 @@ from ...errors import Conflict, NotFound, ValidationError
 from ...formatting import iso
 from ...rating_import import deck_to_json
 from ..access.principal import Principal, require_operator
-from ..calls.priority import yielding
+from ..calls.priority import run_as_background_process, yielding
 from ..clock import FixedClock
 from ..runtime import Runtime
 from .rating import parse_deck
@@ -59,7 +58,7 @@ MODES = ("replace", "update")
 RECENT = timedelta(days=30)
 LIST_CAP = 1_000  # entries of each list in a diff answer; counts are always whole
 OFFLOAD_BYTES = 512 * 1024  # uploads this large (about 7,000 rate card rows) are parsed in a worker process
-WORKER_NICE = 10  # the worker's CPU priority below the server's
+WORKER_NICE = 10  # the worker's CPU priority below the server's where SCHED_IDLE is refused
 
 
 def who_label(who: Principal) -> str:
@@ -300,7 +299,7 @@ def import_upload(rt: Runtime, who: Principal, *, files: Mapping[str, bytes], mo
     if sum(len(b) for b in files.values()) < OFFLOAD_BYTES or not _shareable(rt.engine):
         return import_files(rt, who, files=files, mode=mode, dry_run=dry_run, force=force, by=by, **options)
     url = rt.engine.url.render_as_string(hide_password=False)
-    with _IMPORTS, ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=os.nice,
+    with _IMPORTS, ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=run_as_background_process,
                                        initargs=(WORKER_NICE,)) as pool:
         checked = pool.submit(check_in_worker, url, who, rt.clock.now(), files=dict(files), mode=mode,
                               dry_run=dry_run, force=force, options=options).result()
