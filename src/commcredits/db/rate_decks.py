@@ -4,6 +4,7 @@ version in force per rating key (`rate_deck_heads`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,13 +80,16 @@ def _pieces(items: list[Any]) -> list[list[Any]]:
     return pieces
 
 
-def decode_document(text: str) -> dict[str, Any]:
-    """`encode_document` reversed; a document stored whole (before chunking) reads as is."""
+def decode_document(text: str, pause: Callable[[], object] | None = None) -> dict[str, Any]:
+    """`encode_document` reversed; a document stored whole (before chunking) reads as is.
+    `pause` runs before each line (a server gives way to call control between them)."""
     first, _, rest = text.partition("\n")
     document: dict[str, Any] = json.loads(first)
     if not document.pop("chunked", False):
         return document
     for line in rest.split("\n") if rest else ():
+        if pause is not None:
+            pause()
         key, items = json.loads(line)
         document[key].extend(items)
     return document
@@ -131,13 +135,14 @@ def set_heads(conn: Connection, versions: dict[str, int], *, now: datetime, by: 
             conn.execute(rate_deck_heads.insert().values(rating_key=key, **values))
 
 
-def documents(conn: Connection, ids: list[int] | None = None) -> list[tuple[int, dict[str, Any]]]:
+def documents(conn: Connection, ids: list[int] | None = None, pause: Callable[[], object] | None = None
+              ) -> list[tuple[int, dict[str, Any]]]:
     query = select(rate_decks.c.id, rate_decks.c.document).order_by(rate_decks.c.id)
     if ids is not None:
         if not ids:
             return []
         query = query.where(rate_decks.c.id.in_(ids))
-    return [(r[0], decode_document(r[1])) for r in conn.execute(query)]
+    return [(r[0], decode_document(r[1], pause)) for r in conn.execute(query)]
 
 
 def summaries(conn: Connection) -> list[DeckRow]:

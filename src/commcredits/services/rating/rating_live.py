@@ -32,9 +32,10 @@ from ...db import rate_decks
 from ...db.engine import read_tx
 from ...domain.rating import Deck, RatingIndex
 from ...rating_import import deck_from_json
-from ..calls.priority import lower_this_thread, yielding
+from ..calls.priority import give_way, lower_this_thread, paced, yielding
 
 CHECK_EVERY_S = 1.0
+_PACED = 1_000  # a deck document's list longer than this is walked giving way to call control
 log = logging.getLogger(__name__)
 _gc_lock = threading.Lock()
 _gc_state = {"pausers": 0, "was_enabled": True}
@@ -146,8 +147,10 @@ class LiveIndex:
             if not force and token == self.token:
                 return
             live = rate_decks.lineage(rate_decks.summaries(conn), token)
-            docs = rate_decks.documents(conn, [v for v in live if v not in self._decks])
+            docs = rate_decks.documents(conn, [v for v in live if v not in self._decks], pause=give_way)
         for version, doc in docs:
+            # its long lists walked a slice at a time, giving way to call control between slices
+            doc.update({k: paced(v) for k, v in doc.items() if isinstance(v, list) and len(v) > _PACED})
             self._decks[version] = deck_from_json(doc).with_version(version)  # checked once, not twice
         self._decks = {v: d for v, d in self._decks.items() if v in live}
         index = self.build(live_decks(self._decks, live))
