@@ -147,10 +147,14 @@ class LiveIndex:
             if not force and token == self.token:
                 return
             live = rate_decks.lineage(rate_decks.summaries(conn), token)
-            docs = rate_decks.documents(conn, [v for v in live if v not in self._decks], pause=give_way)
+            # with an index serving calls meanwhile, the build gives way to call control between
+            # small steps; the first build (no index yet) is what calls wait for: it never waits
+            serving = self.index is not None
+            docs = rate_decks.documents(conn, [v for v in live if v not in self._decks],
+                                        pause=give_way if serving else None)
         for version, doc in docs:
-            # its long lists walked a slice at a time, giving way to call control between slices
-            doc.update({k: paced(v) for k, v in doc.items() if isinstance(v, list) and len(v) > _PACED})
+            if serving:  # its long lists walked a slice at a time
+                doc.update({k: paced(v) for k, v in doc.items() if isinstance(v, list) and len(v) > _PACED})
             self._decks[version] = deck_from_json(doc).with_version(version)  # checked once, not twice
         self._decks = {v: d for v, d in self._decks.items() if v in live}
         index = self.build(live_decks(self._decks, live))
