@@ -15,7 +15,7 @@ from ..db.spend_controls import FIELDS
 from ..domain.money import Money
 from ..formatting import iso
 from ..services.ledger.balances import BalanceView, JournalLine, JournalPage, LotView
-from ..services.ledger.funds import Credit
+from ..services.ledger.funds import Credit, credit_json
 from ..services.ledger.receipts import ReceiptPage
 from ..services.ledger.spend_controls import ControlsView, LimitsView
 from .payments import recharge_summary_out
@@ -27,16 +27,8 @@ def _text(amount: Money | None) -> str | None:
 
 def credit_out(credit: Credit) -> dict[str, Any]:
     """A purchase (`receipt_id`) or a grant (`reason`): the lot, its amount and expiry, and
-    the balance after."""
-    out: dict[str, Any] = {
-        "transaction_id": str(credit.transaction_id), "lot_id": credit.lot_id, "currency": credit.currency,
-        "amount": credit.amount.text, "balance": credit.balance.text, "expires_at": iso(credit.expires_at),
-    }
-    if credit.receipt_id is not None:
-        out["receipt_id"] = credit.receipt_id
-    if credit.reason is not None:
-        out["reason"] = credit.reason
-    return out
+    the balance after (the very JSON an Idempotency-Key stores)."""
+    return credit_json(credit)
 
 
 def lot_out(lot: LotView) -> dict[str, Any]:

@@ -262,19 +262,24 @@ _PROBLEM_KEYS = ("type", "title", "status", "detail", "code")
 
 def _record(outcome: Credit | PaymentDeclined) -> tuple[int, dict[str, Any]]:
     """The stored response of an Idempotency-Key: HTTP status and JSON body, as keys have been
-    stored since the first release (a problem body for a decline). Storage format only: the
-    edges format a `Credit` themselves (views/ledger.py), to the same JSON."""
+    stored since the first release (a problem body for a decline)."""
     if isinstance(outcome, PaymentDeclined):
         return outcome.status, outcome.problem()
-    record: dict[str, Any] = {
-        "transaction_id": str(outcome.transaction_id), "lot_id": outcome.lot_id, "currency": outcome.currency,
-        "amount": outcome.amount.text, "balance": outcome.balance.text, "expires_at": iso(outcome.expires_at),
+    return 201, credit_json(outcome)
+
+
+def credit_json(credit: Credit) -> dict[str, Any]:
+    """A credit as JSON: what an Idempotency-Key stores, and what the edges answer
+    (views/ledger.py), so a replay answers exactly as the first request did."""
+    out: dict[str, Any] = {
+        "transaction_id": str(credit.transaction_id), "lot_id": credit.lot_id, "currency": credit.currency,
+        "amount": credit.amount.text, "balance": credit.balance.text, "expires_at": iso(credit.expires_at),
     }
-    if outcome.receipt_id is not None:
-        record["receipt_id"] = outcome.receipt_id
-    if outcome.reason is not None:
-        record["reason"] = outcome.reason
-    return 201, record
+    if credit.receipt_id is not None:
+        out["receipt_id"] = credit.receipt_id
+    if credit.reason is not None:
+        out["reason"] = credit.reason
+    return out
 
 
 def _replayed(status: int, body: dict[str, Any]) -> Credit | PaymentDeclined:
