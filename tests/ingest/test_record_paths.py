@@ -202,7 +202,7 @@ def batches(draw: st.DrawFn) -> tuple[_Book, dict[str, tuple[str, str, frozenset
                  for c in ("US", "GB", "DE")]), unique=True, min_size=2))}
     used = {("2026-03", k): draw(st.integers(0, 10)) for k in sizes}
     book = _Book(tenant, _LocalMonth(ZoneInfo(tenant.timezone)), draw(st.sampled_from(PRODUCTS)), sizes, dict(used),
-                 dict(used), [], draw(st.integers(-10**6, 3 * 10**6)),
+                 dict(used), [], draw(st.integers(-10**6, 3 * 10**6)), instant=lambda at: at,
                  dial_out_policy=draw(st.sampled_from(POLICIES)),
                  policies={u: draw(st.sampled_from(POLICIES)) for u in draw(st.sets(st.sampled_from(USERS[:3])))})
     ids = [f"r{n}" for n in range(draw(st.integers(1, 60)))]

@@ -280,9 +280,6 @@ def insert_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     insert_stored_record_rows(conn, fixed)
 
 
-STARTED_AT = RECORD_COLUMNS.index("started_at")
-
-
 def insert_stored_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """`insert_record_rows` for rows whose instants are already in the database's form
     (`Raw.instant`): batch charging builds each row once, in its final form."""

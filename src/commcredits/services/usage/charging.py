@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -128,6 +128,7 @@ class _Book:
     used: dict[PoolSlot, int]
     lots: list[Lot]
     spendable: int
+    instant: Callable[[datetime], Any]  # an instant in the database's form (`Raw.instant`)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     credits: int = 0
     switched_to_postpaid: bool = False
@@ -238,6 +239,7 @@ def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: 
     holders = usage.license_holders_of_tenants(conn, pooled)
     allowances = Allowances(usage.allowances(conn) if pooled else {})
     tenant_policies, own_policies = policies
+    to_db = Raw.of(conn).instant
     books: dict[str, _Book] = {}
     for tid in ids:
         tenant, owned = found[tid], quantities.get(tid, {})
@@ -245,7 +247,8 @@ def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: 
         books[tid] = _Book(tenant, months[tid], frozenset(p for p, q in owned.items() if q > 0),
                            pool_sizes(holders.get(tid, []), owned, allowances), before, dict(before),
                            lots[tid], balance(lots[tid], tenant.deficit, now), low_threshold=thresholds.get(tid),
-                           dial_out_policy=tenant_policies.get(tid, "all"), policies=own_policies.get(tid, {}))
+                           dial_out_policy=tenant_policies.get(tid, "all"), policies=own_policies.get(tid, {}),
+                           instant=to_db)
     return books
 
 
@@ -388,10 +391,11 @@ def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, per
     if split.postpaid and call.funding_mode == "migrating":
         book.switch_to_postpaid()  # the first usage the credits cannot cover
     callee, route, tenant = call.callee, call.route, book.tenant
-    book.rows.append((  # in _ROW order
+    book.rows.append((  # in _ROW order, instants in the database's form
         rec.id, tenant.id, rec.call_id, rec.conference_id, rec.call_type, rec.user_id, rec.organizer_id,
         rec.caller, callee.e164 if callee else rec.callee, callee.country if callee else None,
-        callee.number_type if callee else "emergency", int(route.domestic), rec.started_at, rec.duration_s,
+        callee.number_type if callee else "emergency", int(route.domestic), book.instant(rec.started_at),
+        rec.duration_s,
         route.category, split.funding, split.capability, pool_minutes, split.charge, credits,
         split.postpaid, fee, tenant.currency, None, blocked))
     return pool_minutes
@@ -403,14 +407,11 @@ def _write(conn: Connection, books: list[_Book], now: datetime) -> None:
         if book.credits:
             entries.append(_usage_entry(conn, book, now))
     txn_ids = dict(zip([e.tenant_id for e in entries], ledger.post_many(conn, entries, now=now), strict=True))
-    to_db = Raw.of(conn).instant
-    now_db, at = to_db(now), usage.STARTED_AT
+    now_db = Raw.of(conn).instant(now)
     rows: list[tuple[Any, ...]] = []
-    add = rows.append
-    for b in books:  # each stored row built once, in the database's form
-        txn = txn_ids.get(b.tenant.id)
-        for row in b.rows:
-            add((*row[:at], to_db(row[at]), *row[at + 1:], txn if row[_CREDITS] else None, now_db))
+    for b in books:  # each stored row was built once, in the database's form: add its last two columns
+        paid, unpaid = (txn_ids.get(b.tenant.id), now_db), (None, now_db)
+        rows.extend([row + (paid if row[_CREDITS] else unpaid) for row in b.rows])
     usage.insert_stored_record_rows(conn, rows)
     updates: list[tuple[str, str, PoolKey, int]] = []
     inserts: list[tuple[str, str, PoolKey, int]] = []
