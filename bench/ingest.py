@@ -21,6 +21,10 @@ them toll-free. Numbers come from a pool of distinct numbers (`--records / 5`), 
 to a frequent 5% of that pool and 30% spread over all of it, as repeat callees are in real
 traffic.
 
+On PostgreSQL the file is also ingested by `--workers` processes (`cdrs ingest --workers`,
+default 2), into a fresh database with the same world: `ingest_workers` and
+`workers_ratio_to_raw`. The peak RSS there is the reading process's.
+
     .venv/bin/python bench/ingest.py --records 1000000 --tenants 1000
 """
 
@@ -244,12 +248,12 @@ def raw_insert(url: str, path: Path, batch_size: int) -> dict[str, float]:
     return {"rows": rows, "seconds": round(spent, 2), "rows_per_second": round(rows / spent)}
 
 
-def child(url: str, path: Path, batch_size: int) -> None:
+def child(url: str, path: Path, batch_size: int, workers: int = 1) -> None:
     """Run the ingest exactly as `commcredits cdrs ingest` does and report it with memory."""
     rt = Runtime.from_settings(Settings(database_url=url))
     rss_before = _rss_kb()
     with path.open("rb") as stream, open(os.devnull, "w") as rejects:
-        summary = ingest.ingest(rt, stream, format_="csv", rejects=rejects, batch_size=batch_size)
+        summary = ingest.ingest(rt, stream, format_="csv", rejects=rejects, batch_size=batch_size, workers=workers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({**summary.as_json(), "rss_before_mb": round(rss_before / 1024, 1),
                       "peak_rss_mb": round(peak / 1024, 1)}))
@@ -262,9 +266,9 @@ def _rss_kb() -> int:
     return 0
 
 
-def run_child(url: str, path: Path, batch_size: int) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", url, "--file", str(path),
-                          "--batch-size", str(batch_size)], check=True, capture_output=True, text=True)
+def run_child(url: str, path: Path, batch_size: int, workers: int = 1) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", url, "--file", str(path), "--batch-size",
+                          str(batch_size), "--child-workers", str(workers)], check=True, capture_output=True, text=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -311,10 +315,18 @@ def measure(backend: Backend, files: dict[int, Path], world: list[dict[str, Any]
         memory[str(records)] = {"peak_rss_mb": run["peak_rss_mb"], "rss_before_mb": run["rss_before_mb"]}
         if records == args.records:
             result["ingest"] = run
+    if backend.admin_url is not None and args.workers > 1:  # PostgreSQL: several writers
+        url = backend.fresh(f"workers{args.records}")
+        build_world(url, world)
+        result["ingest_workers"] = {"workers": args.workers,
+                                    **run_child(url, files[args.records], args.batch_size, args.workers)}
     raw = raw_insert(backend.fresh("raw"), files[args.records], args.batch_size)
     ingest_rate = int(result["ingest"]["records_per_second"])  # type: ignore[index]
     result.update(raw_insert=raw, ratio_to_raw=round(ingest_rate / raw["rows_per_second"], 2),
                   peak_memory_by_file_size=memory)
+    if "ingest_workers" in result:
+        rate = int(result["ingest_workers"]["records_per_second"])  # type: ignore[index]
+        result["workers_ratio_to_raw"] = round(rate / raw["rows_per_second"], 2)
     return result
 
 
@@ -327,11 +339,14 @@ def main() -> None:
     ap.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also ingest with this many worker processes on PostgreSQL (1: only one process)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(args.child, Path(args.file), args.batch_size)
+        return child(args.child, Path(args.file), args.batch_size, args.child_workers)
     small = args.small or max(1, args.records // 5)
     out: dict[str, object] = {
         "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from tests.conftest import SHARED
 
 from commcredits.config import Settings
 from commcredits.db import tenants as tenant_db
 from commcredits.db import usage
+from commcredits.db.engine import read_tx
+from commcredits.db.schema import lots, tenants, transactions
+from commcredits.db.schema_usage import call_records
 from commcredits.db.tenants import Tenant, User
 from commcredits.domain.lots import expiry_for
 from commcredits.services.access.principal import OPERATOR
@@ -103,6 +106,27 @@ def records(world: World, count: int, rng: random.Random, *, start: datetime = C
             rec = dict(out[rng.randrange(len(out))])  # the same record sent twice
         out.append(rec)
     return out
+
+
+RECORD_COLUMNS = ("id", "tenant_id", "funding", "capability", "pool_minutes", "charge", "credits_charge",
+           "postpaid_charge", "callee", "number_type")
+
+
+def stored_records(engine: Engine) -> dict[str, tuple[object, ...]]:
+    with read_tx(engine) as conn:
+        rows = conn.execute(select(*(call_records.c[c] for c in RECORD_COLUMNS)))
+        return {r[0]: tuple(r) for r in rows}
+
+
+def money(engine: Engine) -> tuple[int, int, dict[str, int]]:
+    """(credits charged by records, money drawn by usage transactions, balance per tenant)."""
+    with engine.connect() as conn:
+        charged = conn.execute(select(func.coalesce(func.sum(call_records.c.credits_charge), 0))).scalar_one()
+        drawn = conn.execute(select(func.coalesce(func.sum(transactions.c.amount), 0))
+                             .where(transactions.c.type == "usage")).scalar_one()
+        held = dict(conn.execute(select(lots.c.tenant_id, func.sum(lots.c.remaining)).group_by(lots.c.tenant_id)).all())
+        deficits = dict(conn.execute(select(tenants.c.id, tenants.c.deficit)).all())
+    return int(charged), -int(drawn), {t: int(held.get(t, 0)) - int(d) for t, d in deficits.items()}
 
 
 def write_csv(path: Path, recs: list[dict[str, object]], *, malformed: bool = True) -> None:

@@ -26,11 +26,10 @@ import time
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
-from tests.ingest.support import make_world, records, write_csv
+from tests.ingest.support import make_world, money, records, stored_records, write_csv
 
 from commcredits.config import Settings
 from commcredits.db.engine import make_engine, read_tx
-from commcredits.db.schema import lots, tenants, transactions
 from commcredits.db.schema_usage import call_records
 from commcredits.services.ledger import audit
 from commcredits.services.runtime import Runtime
@@ -38,30 +37,9 @@ from commcredits.services.usage import ingest
 
 CLI = str(Path(sys.executable).parent / "commcredits")
 KILLS = 5
-COLUMNS = ("id", "tenant_id", "funding", "capability", "pool_minutes", "charge", "credits_charge",
-           "postpaid_charge", "callee", "number_type")
-
-
-def _stored(engine: Engine) -> dict[str, tuple[object, ...]]:
-    with read_tx(engine) as conn:
-        rows = conn.execute(select(*(call_records.c[c] for c in COLUMNS)))
-        return {r[0]: tuple(r) for r in rows}
-
-
 def _count(engine: Engine) -> int:
     with read_tx(engine) as conn:  # a reader: never holds the writer back
         return int(conn.execute(select(func.count()).select_from(call_records)).scalar_one())
-
-
-def _money(engine: Engine) -> tuple[int, int, dict[str, int]]:
-    """(credits charged by records, money drawn by usage transactions, balance per tenant)."""
-    with engine.connect() as conn:
-        charged = conn.execute(select(func.coalesce(func.sum(call_records.c.credits_charge), 0))).scalar_one()
-        drawn = conn.execute(select(func.coalesce(func.sum(transactions.c.amount), 0))
-                             .where(transactions.c.type == "usage")).scalar_one()
-        held = dict(conn.execute(select(lots.c.tenant_id, func.sum(lots.c.remaining)).group_by(lots.c.tenant_id)).all())
-        deficits = dict(conn.execute(select(tenants.c.id, tenants.c.deficit)).all())
-    return int(charged), -int(drawn), {t: int(held.get(t, 0)) - int(d) for t, d in deficits.items()}
 
 
 def _cli(url: str, *args: str) -> tuple[list[str], dict[str, str]]:
@@ -81,11 +59,11 @@ def test_sigkill_at_random_points_then_rerun_charges_each_record_once(engine, tm
     ref_rt = Runtime.from_settings(Settings(database_url=str(reference.url)), engine=reference)
     with path.open("rb") as stream:
         ingest.ingest(ref_rt, stream, format_="csv", rejects=io.StringIO(), batch_size=40)
-    expected = _stored(reference)
+    expected = stored_records(reference)
     args, env = _cli(url, "cdrs", "ingest", str(path), "--format", "csv", "--batch-size", "40", "--no-progress")
 
     for kill in range(KILLS):
-        before = len(_stored(engine))
+        before = len(stored_records(engine))
         # kill once this many are committed: at most half of what is left, so each run has work
         target = rng.randint(before + 1, before + max(1, (len(expected) - before) // 2))
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -95,17 +73,17 @@ def test_sigkill_at_random_points_then_rerun_charges_each_record_once(engine, tm
         time.sleep(rng.uniform(0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        stored = _stored(engine)
+        stored = stored_records(engine)
         print(f"kill {kill}: {len(stored)} of {len(expected)} records stored (aimed at {target})")
         assert all(expected.get(k) == v for k, v in stored.items()), f"seed {seed}, kill {kill}"
         assert audit.audit(Runtime.from_settings(Settings(database_url=url), engine=engine))[1] == []
 
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert _stored(engine) == expected, f"seed {seed}"
-    charged, drawn, balances = _money(engine)
+    assert stored_records(engine) == expected, f"seed {seed}"
+    charged, drawn, balances = money(engine)
     assert charged == drawn > 0
-    assert (charged, drawn, balances) == _money(reference)
+    assert (charged, drawn, balances) == money(reference)
     check = subprocess.run([CLI, "audit"], env=env, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     reference.dispose()

@@ -66,7 +66,7 @@ DEFAULT_BATCH = 20_000  # records per transaction: amortizes the per-tenant read
 MAX_BATCH = 100_000
 GC_YOUNG = 100_000  # new container objects between young collections during a run (Python's default: 700)
 # failures of the database itself, not of a record: they stop the run (a rerun resumes)
-_INFRASTRUCTURE = (OperationalError, InterfaceError, MemoryError)
+INFRASTRUCTURE = (OperationalError, InterfaceError, MemoryError)
 log = logging.getLogger(__name__)
 
 
@@ -99,11 +99,17 @@ class Summary:
 
 def ingest(
     rt: Runtime, stream: IO[bytes], *, format_: str, rejects: IO[str], batch_size: int = DEFAULT_BATCH,
-    progress: Callable[[Summary], None] | None = None,
+    progress: Callable[[Summary], None] | None = None, workers: int = 1,
 ) -> Summary:
-    """Charge every record of `stream` batch by batch; write rejects to `rejects` (CSV)."""
+    """Charge every record of `stream` batch by batch; write rejects to `rejects` (CSV).
+    With `workers` above 1 (PostgreSQL), that many processes charge (`ingest_workers.py`)."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValidationError(f"batch size must be between 1 and {MAX_BATCH}")
+    if workers != 1:
+        from .ingest_workers import ingest_with_workers  # spawns processes: loaded only when asked for
+
+        return ingest_with_workers(rt, stream, format_=format_, rejects=rejects, batch_size=batch_size,
+                                   workers=workers, progress=progress)
     summary, started = Summary(), time.perf_counter()
     lines = Lines(stream)
     writer = csv.writer(rejects)
@@ -111,11 +117,11 @@ def ingest(
     parsed = read_records(lines, format_)
     with fewer_collections():
         while batch := list(itertools.islice(parsed, batch_size)):
-            for (line, _), outcome in zip(batch, _charge(rt, batch), strict=True):
+            for (line, _), outcome in zip(batch, charge_batch(rt, batch), strict=True):
                 if outcome.status == "charged":  # most records: counted here, without a call
                     summary.charged += 1
                 else:
-                    _count(summary, writer, line, outcome)
+                    count_outcome(summary, writer, line, outcome)
             rejects.flush()
             summary.records += len(batch)
             summary.read(lines.count, started)
@@ -141,7 +147,7 @@ def fewer_collections(young: int = GC_YOUNG) -> Iterator[None]:
         gc.set_threshold(*saved)
 
 
-def _count(summary: Summary, writer: Any, line: int, outcome: Outcome) -> None:
+def count_outcome(summary: Summary, writer: Any, line: int, outcome: Outcome) -> None:
     if outcome.status == "charged":
         summary.charged += 1
     elif outcome.status == "duplicate":
@@ -152,18 +158,18 @@ def _count(summary: Summary, writer: Any, line: int, outcome: Outcome) -> None:
         writer.writerow((line, shown_id(outcome.id), error.get("code", ""), error.get("detail", "")))
 
 
-def _charge(rt: Runtime, batch: list[Parsed]) -> list[Outcome]:
+def charge_batch(rt: Runtime, batch: list[Parsed]) -> list[Outcome]:
     """The outcomes of a batch, in order. A batch whose charging raises is charged again in
     halves, so the one record that raises is rejected alone; each try is one transaction
     (all or nothing), and record ids make the retries charge nothing twice."""
     try:
         return charge_parsed(rt, [record for _, record in batch])
-    except _INFRASTRUCTURE:
+    except INFRASTRUCTURE:
         raise
     except Exception as exc:
         if len(batch) > 1:
             half = len(batch) // 2
-            return _charge(rt, batch[:half]) + _charge(rt, batch[half:])
+            return charge_batch(rt, batch[:half]) + charge_batch(rt, batch[half:])
         line, record = batch[0]
         log.exception("call record on line %d could not be charged; rejected", line)
         detail = f"the record could not be charged ({type(exc).__name__}: {str(exc)[:200]})"
