@@ -21,9 +21,13 @@ them toll-free. Numbers come from a pool of distinct numbers (`--records / 5`), 
 to a frequent 5% of that pool and 30% spread over all of it, as repeat callees are in real
 traffic.
 
+- record_insert: the call records the ingest stored, written again alone by the ingest's own
+  statement into a fresh database (`record_insert_ratio_to_raw`): what the product's schema
+  costs before any parsing, rating or charging, the ceiling of any ingest's ratio.
+
 On PostgreSQL the file is also ingested by `--workers` processes (`cdrs ingest --workers`,
 default 2), into a fresh database with the same world: `ingest_workers` and
-`workers_ratio_to_raw`. The peak RSS there is the reading process's.
+`workers_ratio_to_raw`. `peak_rss_mb` is the reading process's, `worker_peak_rss_mb` the largest worker's.
 
     .venv/bin/python bench/ingest.py --records 1000000 --tenants 1000
 """
@@ -248,6 +252,37 @@ def raw_insert(url: str, path: Path, batch_size: int) -> dict[str, float]:
     return {"rows": rows, "seconds": round(spent, 2), "rows_per_second": round(rows / spent)}
 
 
+def record_insert(source_url: str, target_url: str, batch_size: int) -> dict[str, float]:
+    """The product's own write of the call records alone: the rows the ingest stored (every
+    column, in the database's form) written again into a fresh database with the same world
+    by the ingest's own statement (`usage.insert_stored_record_rows`: executemany on SQLite,
+    binary COPY on PostgreSQL), with the same batches. No ingest can beat this: it is the
+    floor of the product's schema (27 columns, two indexes, a foreign key), where `raw` is a
+    bare 11-column table."""
+    source = make_engine(source_url)
+    with source.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text(
+            f"SELECT {', '.join(usage.RECORD_COLUMNS)} FROM call_records ORDER BY started_at, id"))]
+    source.dispose()
+    engine = make_engine(target_url)
+    spent = 0.0
+    for start in range(0, len(rows), batch_size):
+        began = time.perf_counter()
+        with engine.begin() as conn:
+            usage.insert_stored_record_rows(conn, rows[start:start + batch_size])
+        spent += time.perf_counter() - began
+    engine.dispose()
+    return {"rows": len(rows), "seconds": round(spent, 2), "rows_per_second": round(len(rows) / spent)}
+
+
+def run_record_insert(source_url: str, target_url: str, batch_size: int) -> dict[str, float]:
+    """`record_insert` in a process of its own: the rows it holds never enlarge this process,
+    whose peak RSS the next ingest child would inherit (Linux keeps `ru_maxrss` across exec)."""
+    out = subprocess.run([sys.executable, __file__, "--child-record-insert", source_url, target_url,
+                          "--batch-size", str(batch_size)], check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def child(url: str, path: Path, batch_size: int, workers: int = 1) -> None:
     """Run the ingest exactly as `commcredits cdrs ingest` does and report it with memory."""
     rt = Runtime.from_settings(Settings(database_url=url))
@@ -255,8 +290,9 @@ def child(url: str, path: Path, batch_size: int, workers: int = 1) -> None:
     with path.open("rb") as stream, open(os.devnull, "w") as rejects:
         summary = ingest.ingest(rt, stream, format_="csv", rejects=rejects, batch_size=batch_size, workers=workers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest worker's (0: none)
     print(json.dumps({**summary.as_json(), "rss_before_mb": round(rss_before / 1024, 1),
-                      "peak_rss_mb": round(peak / 1024, 1)}))
+                      "peak_rss_mb": round(peak / 1024, 1), "worker_peak_rss_mb": round(workers_peak / 1024, 1)}))
 
 
 def _rss_kb() -> int:
@@ -315,6 +351,9 @@ def measure(backend: Backend, files: dict[int, Path], world: list[dict[str, Any]
         memory[str(records)] = {"peak_rss_mb": run["peak_rss_mb"], "rss_before_mb": run["rss_before_mb"]}
         if records == args.records:
             result["ingest"] = run
+            floor_url = backend.fresh("floor")
+            build_world(floor_url, world)
+            result["record_insert"] = run_record_insert(url, floor_url, args.batch_size)
     if backend.admin_url is not None and args.workers > 1:  # PostgreSQL: several writers
         url = backend.fresh(f"workers{args.records}")
         build_world(url, world)
@@ -322,7 +361,9 @@ def measure(backend: Backend, files: dict[int, Path], world: list[dict[str, Any]
                                     **run_child(url, files[args.records], args.batch_size, args.workers)}
     raw = raw_insert(backend.fresh("raw"), files[args.records], args.batch_size)
     ingest_rate = int(result["ingest"]["records_per_second"])  # type: ignore[index]
+    floor = result["record_insert"]["rows_per_second"]  # type: ignore[index]
     result.update(raw_insert=raw, ratio_to_raw=round(ingest_rate / raw["rows_per_second"], 2),
+                  record_insert_ratio_to_raw=round(floor / raw["rows_per_second"], 2),
                   peak_memory_by_file_size=memory)
     if "ingest_workers" in result:
         rate = int(result["ingest_workers"]["records_per_second"])  # type: ignore[index]
@@ -343,8 +384,12 @@ def main() -> None:
                     help="also ingest with this many worker processes on PostgreSQL (1: only one process)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-workers", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--child-record-insert", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_record_insert:
+        print(json.dumps(record_insert(*args.child_record_insert, args.batch_size)))
+        return None
     if args.child:
         return child(args.child, Path(args.file), args.batch_size, args.child_workers)
     small = args.small or max(1, args.records // 5)

@@ -210,7 +210,20 @@ def usable_lots_of_tenants_later(conn: Connection, tenant_ids: list[str]) -> Cal
     return read
 
 
-def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> list[int]:
+def transaction_ids_later(conn: Connection, count: int) -> Callable[[], list[int]]:
+    """Up to `count` new transaction ids, taken from the table's own sequence now (PostgreSQL,
+    send now, read later: inside a `gather()` it costs no round trip of its own), for
+    `post_many(ids=...)`. Ids not used are a gap, as a rolled-back insert leaves one. On
+    SQLite the ids come from the inserts: an empty list."""
+    raw = Raw.of(conn)
+    if not raw.pg or count <= 0:
+        return list
+    fetch = raw.later("SELECT nextval(pg_get_serial_sequence('transactions', 'id')) FROM generate_series(1, ?)",
+                      [count])
+    return lambda: [int(row[0]) for row in fetch()]
+
+
+def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime, ids: list[int] | None = None) -> list[int]:
     """Store many balanced entries and apply them, as `post` does for one: the transaction
     rows first (to learn their ids), then one statement per table; return the transaction
     ids in the order of `items`.
@@ -219,11 +232,22 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime) -> li
     text whatever the count, which psycopg parses once, where a multi-row VALUES list was
     parsed afresh for every batch and a thousand single-row statements each ran apart (a
     batch of 1,000 tenants: about 300 ms of the ingest's 2 s per batch, docs/performance.md).
-    On SQLite (a function call per statement) the rows go as before."""
+    On SQLite (a function call per statement) the rows go as before.
+
+    `ids`: transaction ids taken ahead (`transaction_ids_later`, at least one per item): the
+    transaction rows then carry them and need no answer, so on PostgreSQL the whole entry is
+    kept for the next round trip (`Raw.deferred_writes`) instead of costing one of its own."""
     if not items:
         return []
     raw = Raw.of(conn)
-    ids = _insert_transactions(raw, items, raw.instant(now))
+    if ids and raw.pg and len(ids) >= len(items):
+        ids = ids[:len(items)]
+        at = raw.instant(now)
+        raw.many(_TXN_INSERT_IDS, [_columns([(txn_id, it.tenant_id, it.entry.type, it.entry.balance_change,
+                                              it.balance_after, at, it.entry.reference, it.idempotency_key)
+                                             for txn_id, it in zip(ids, items, strict=True)])])
+    else:
+        ids = _insert_transactions(raw, items, raw.instant(now))
     postings = [(txn_id, it.tenant_id, p.account, p.lot_id, p.amount)
                 for txn_id, it in zip(ids, items, strict=True) for p in it.entry.postings]
     by_lot: dict[str, int] = {}
@@ -266,6 +290,9 @@ _TXN_INSERT = ("INSERT INTO transactions (tenant_id, type, amount, balance_after
 _TXN_INSERT_ARRAYS = ("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
                       "idempotency_key) SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[], "
                       "?::bigint[], ?::timestamp[], ?::varchar[], ?::varchar[])")
+_TXN_INSERT_IDS = ("INSERT INTO transactions (id, tenant_id, type, amount, balance_after, created_at, reference, "
+                   "idempotency_key) SELECT * FROM unnest(?::bigint[], ?::varchar[], ?::varchar[], ?::bigint[], "
+                   "?::bigint[], ?::timestamp[], ?::varchar[], ?::varchar[])")
 _TXN_ROWS = 500  # rows per multi-row INSERT (7 parameters each: within every database's limit)
 
 

@@ -202,11 +202,21 @@ class Raw:
             self.deferring = False
 
     def flush(self, *, commit: bool = False) -> None:
-        """Send the kept writes now, in one round trip (`commit`: with the COMMIT)."""
+        """Send the kept writes now, in one round trip (`commit`: with the COMMIT).
+
+        The COMMIT is sent as a statement of the pipeline, so it goes with the one Sync that
+        ends the pipeline. psycopg's `commit()` inside a pipeline sends a Sync of its own and
+        waits for it, and leaving the pipeline then sends another and waits again: a second
+        round trip for nothing. The driver learns that the transaction ended from the
+        server's answer, so the `commit()` that follows sends nothing."""
         if self.pending and not self.piping:
             with self.gather():
                 if commit:
-                    self.dbapi.commit()
+                    cur = self.dbapi.cursor()
+                    try:
+                        cur.execute("COMMIT")
+                    finally:
+                        cur.close()
 
     def drop_pending(self) -> None:
         self.pending.clear()

@@ -212,6 +212,7 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
         policies_later = usage.dial_out_policies_later(conn, ids, policy_holders)
         stored_later = usage.existing_records_later(conn, [r.id for r in records])
         recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
+        txn_ids_later = ledger.transaction_ids_later(conn, len(ids))  # one per tenant at most
     people = people_later()
     books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds_later(),
                   policies_later())
@@ -223,7 +224,7 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
             outcomes[i] = (_charge_one(index, book, rec, stored, seen, people, None if settlements else now)
                            if book is not None else
                            _reject(rec.id, "unknown_tenant", f"tenant {tenant_id} not found"))
-    _write(conn, list(books.values()), now)
+    _write(conn, list(books.values()), now, txn_ids_later())
     with_recharge = recharging_later()
     return [b.tenant.id for b in books.values() if b.credits > 0 and b.tenant.id in with_recharge]
 
@@ -401,12 +402,13 @@ def _apply(book: _Book, rec: CallRecord, call: CallDescriptor, split: Split, per
     return pool_minutes
 
 
-def _write(conn: Connection, books: list[_Book], now: datetime) -> None:
+def _write(conn: Connection, books: list[_Book], now: datetime, ahead: list[int]) -> None:
     entries: list[ledger.BatchEntry] = []
     for book in books:
         if book.credits:
             entries.append(_usage_entry(conn, book, now))
-    txn_ids = dict(zip([e.tenant_id for e in entries], ledger.post_many(conn, entries, now=now), strict=True))
+    txn_ids = dict(zip([e.tenant_id for e in entries], ledger.post_many(conn, entries, now=now, ids=ahead),
+                       strict=True))
     now_db = Raw.of(conn).instant(now)
     rows: list[tuple[Any, ...]] = []
     for b in books:  # each stored row was built once, in the database's form: add its last two columns
