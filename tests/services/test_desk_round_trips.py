@@ -51,8 +51,14 @@ def round_trips(trace: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
-def test_a_batch_of_ends_and_authorizations_waits_four_times(calls, rt, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("plan", [False, True], ids=["credits", "calling-plan"])
+def test_a_batch_of_ends_and_authorizations_waits_four_times(calls, rt, tmp_path: Path, plan: bool) -> None:  # noqa: F811
     tid, uid = calls.setup(funds="50.00")
+    if plan:  # a tenant whose calls may draw on a minute pool: its pool state is read with the rest
+        calls.api.call("POST", f"/v1/tenants/{tid}/subscriptions", json={"product": "domestic_calling_plan",
+                                                                         "quantity": 1})
+        calls.api.call("PATCH", f"/v1/tenants/{tid}/users/{uid}",
+                       json={"licenses": ["domestic_calling_plan", "communications_credits"]})
     first = [_authorize(tid, uid) for _ in range(CALLS)]
     for request in first:
         assert call_control.call(rt, calls.switch, request)["decision"] == "allow"
@@ -73,5 +79,6 @@ def test_a_batch_of_ends_and_authorizations_waits_four_times(calls, rt, tmp_path
     shown = "\n".join(f"{n + 1}: " + " | ".join(t) for n, t in enumerate(turns))
 
     assert all(r["status"] == "charged" for r in results[:CALLS]), results[:CALLS]
+    assert all(r["funding"] == "credits" for r in results[:CALLS])  # international: beyond the plan
     assert all(r["decision"] == "allow" for r in results[CALLS:]), results[CALLS:]
     assert len(turns) <= 4, f"{len(turns)} round trips:\n{shown}"

@@ -44,8 +44,12 @@ def set_subscription(conn: Connection, tenant_id: str, product: str, quantity: i
 
 
 def allowances(conn: Connection) -> dict[tuple[str, str, str], int]:
-    rows = Raw.of(conn).rows("SELECT product, kind, country, minutes FROM plan_allowances")
-    return {(p, k, c): m for p, k, c, m in rows}
+    return allowances_later(conn)()
+
+
+def allowances_later(conn: Connection) -> Callable[[], dict[tuple[str, str, str], int]]:
+    fetch = Raw.of(conn).later("SELECT product, kind, country, minutes FROM plan_allowances")
+    return lambda: {(p, k, c): m for p, k, c, m in fetch()}
 
 
 def set_allowance(conn: Connection, product: str, kind: str, country: str, minutes: int) -> None:
@@ -192,15 +196,23 @@ def subscriptions_of_tenants_later(conn: Connection, ids: Sequence[str]) -> Call
 
 def license_holders_of_tenants(conn: Connection, ids: Sequence[str]) -> dict[str, list[tuple[str, list[str]]]]:
     """(usage location, licenses) of every user of each tenant, counted in the database."""
+    return license_holders_of_tenants_later(conn, ids)()
+
+
+def license_holders_of_tenants_later(conn: Connection, ids: Sequence[str]
+                                     ) -> Callable[[], dict[str, list[tuple[str, list[str]]]]]:
     raw = Raw.of(conn)
-    out: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
-        rows = raw.rows(f"SELECT tenant_id, usage_location, licenses, COUNT(*) FROM users WHERE {cond} "
-                        "GROUP BY tenant_id, usage_location, licenses", params)
-        for tid, location, licenses, count in rows:
-            out[tid].extend([(location, json.loads(licenses))] * count)
-    return out
+    fetches = [raw.later(f"SELECT tenant_id, usage_location, licenses, COUNT(*) FROM users WHERE {cond} "
+                         "GROUP BY tenant_id, usage_location, licenses", params)
+               for cond, params in raw.conditions("tenant_id", ids)]
+
+    def read() -> dict[str, list[tuple[str, list[str]]]]:
+        out: dict[str, list[tuple[str, list[str]]]] = defaultdict(list)
+        for fetch in fetches:
+            for tid, location, licenses, count in fetch():
+                out[tid].extend([(location, json.loads(licenses))] * count)
+        return out
+    return read
 
 
 def users_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[str, str, frozenset[str]]]:
@@ -228,19 +240,27 @@ def users_by_id_later(conn: Connection, ids: Iterable[str]
 
 def pool_used_of_tenants(conn: Connection, ids: Sequence[str], periods: Iterable[str]
                          ) -> dict[str, dict[tuple[str, PoolKey], int]]:
+    return pool_used_of_tenants_later(conn, ids, periods)()
+
+
+def pool_used_of_tenants_later(conn: Connection, ids: Sequence[str], periods: Iterable[str]
+                               ) -> Callable[[], dict[str, dict[tuple[str, PoolKey], int]]]:
     raw = Raw.of(conn)
-    out: dict[str, dict[tuple[str, PoolKey], int]] = defaultdict(dict)
     months = sorted(set(periods))
-    if not months:
-        return out
-    for chunk in raw.chunks(ids):
-        cond, params = raw.among("tenant_id", chunk)
+    fetches = []
+    if months:
         in_months, more = raw.among("period", months)
-        rows = raw.rows(f"SELECT tenant_id, period, product, kind, country, used_minutes FROM pool_usage "
-                        f"WHERE {cond} AND {in_months}", params + more)
-        for tid, period, p, k, c, used in rows:
-            out[tid][(period, PoolKey(p, k, c))] = used
-    return out
+        fetches = [raw.later(f"SELECT tenant_id, period, product, kind, country, used_minutes FROM pool_usage "
+                             f"WHERE {cond} AND {in_months}", params + more)
+                   for cond, params in raw.conditions("tenant_id", ids)]
+
+    def read() -> dict[str, dict[tuple[str, PoolKey], int]]:
+        out: dict[str, dict[tuple[str, PoolKey], int]] = defaultdict(dict)
+        for fetch in fetches:
+            for tid, period, p, k, c, used in fetch():
+                out[tid][(period, PoolKey(p, k, c))] = used
+        return out
+    return read
 
 
 def save_pool_used_many(conn: Connection, updates: list[tuple[str, str, PoolKey, int]],

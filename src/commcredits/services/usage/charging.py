@@ -57,6 +57,12 @@ from .call_records import CallRecord, Rejected, parse_record
 
 POOL_PRODUCTS = frozenset({*CALLING_PLANS, CONFERENCING})
 PoolSlot = tuple[str, PoolKey]  # (period YYYY-MM in the tenant's zone, pool)
+# pool usage per tenant and period, (location, licenses) of each tenant's users, plan allowances
+_Pools = tuple[Mapping[str, dict[PoolSlot, int]], Mapping[str, list[tuple[str, list[str]]]],
+               dict[tuple[str, str, str], int]]
+_PoolsLater = tuple[Callable[[], dict[str, dict[PoolSlot, int]]],
+                    Callable[[], dict[str, list[tuple[str, list[str]]]]],
+                    Callable[[], dict[tuple[str, str, str], int]]]
 Items = dict[str, list[tuple[int, CallRecord]]]  # tenant id -> (input position, record)
 _ROW = ("id", "tenant_id", "call_id", "conference_id", "call_type", "user_id", "organizer_id", "caller",
         "callee", "destination_country", "number_type", "domestic", "started_at", "duration_s", "category",
@@ -204,7 +210,14 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     ids = [tid for tid in by_tenant if tid in found]
     policy_holders = [h for tid in ids for _, r in by_tenant[tid]
                       if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
-    with Raw.of(conn).gather():  # one round trip on PostgreSQL for everything the decisions read
+    raw = Raw.of(conn)
+    months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
+    pools_later: _PoolsLater | None = None
+    with raw.gather():  # one round trip on PostgreSQL for everything the decisions read
+        if raw.pg:  # pool state of every tenant of the batch, not only those that may draw: no trip of its own
+            periods = {months[tid](r.started_at) for tid in ids for _, r in by_tenant[tid]}
+            pools_later = (usage.pool_used_of_tenants_later(conn, ids, periods),
+                           usage.license_holders_of_tenants_later(conn, ids), usage.allowances_later(conn))
         people_later = usage.users_by_id_later(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
         quantities_later = usage.subscriptions_of_tenants_later(conn, ids)
         lots_later = ledger.usable_lots_of_tenants_later(conn, ids)
@@ -214,8 +227,11 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
         recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
         txn_ids_later = ledger.transaction_ids_later(conn, len(ids))  # one per tenant at most
     people = people_later()
+    pools: _Pools | None = None
+    if pools_later is not None:
+        pools = (pools_later[0](), pools_later[1](), pools_later[2]())
     books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds_later(),
-                  policies_later())
+                  policies_later(), months, pools)
     stored = stored_later()
     seen: dict[str, tuple[str, Outcome]] = {}
     for tenant_id, items in by_tenant.items():
@@ -232,13 +248,21 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
 def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
           people: Mapping[str, tuple[str, str, frozenset[str]]], ids: list[str],
           quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], thresholds: Mapping[str, int],
-          policies: tuple[dict[str, str], dict[str, dict[str, str]]]) -> dict[str, _Book]:
-    months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
+          policies: tuple[dict[str, str], dict[str, dict[str, str]]], months: dict[str, _LocalMonth],
+          pools: _Pools | None) -> dict[str, _Book]:
+    """Each tenant's book. Pool state counts only for the tenants whose records may draw on
+    a pool (`_may_draw_pools`): read here for them alone, or filtered from `pools`, read
+    ahead for every tenant of the batch (PostgreSQL)."""
     pooled = [tid for tid in ids if _may_draw_pools(quantities.get(tid, {}), by_tenant[tid], people)]
-    periods = {months[tid](r.started_at) for tid in pooled for _, r in by_tenant[tid]}
-    used = usage.pool_used_of_tenants(conn, pooled, periods)
-    holders = usage.license_holders_of_tenants(conn, pooled)
-    allowances = Allowances(usage.allowances(conn) if pooled else {})
+    if pools is None:
+        periods = {months[tid](r.started_at) for tid in pooled for _, r in by_tenant[tid]}
+        used = usage.pool_used_of_tenants(conn, pooled, periods)
+        holders = usage.license_holders_of_tenants(conn, pooled)
+        allowances = Allowances(usage.allowances(conn) if pooled else {})
+    else:
+        used = {tid: pools[0][tid] for tid in pooled if tid in pools[0]}
+        holders = {tid: pools[1][tid] for tid in pooled if tid in pools[1]}
+        allowances = Allowances(pools[2] if pooled else {})
     tenant_policies, own_policies = policies
     to_db = Raw.of(conn).instant
     books: dict[str, _Book] = {}
