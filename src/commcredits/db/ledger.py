@@ -287,9 +287,6 @@ def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
 
 _TXN_INSERT = ("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
                "idempotency_key) VALUES ")
-_TXN_INSERT_ARRAYS = ("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "
-                      "idempotency_key) SELECT * FROM unnest(?::varchar[], ?::varchar[], ?::bigint[], "
-                      "?::bigint[], ?::timestamp[], ?::varchar[], ?::varchar[])")
 _TXN_INSERT_IDS = ("INSERT INTO transactions (id, tenant_id, type, amount, balance_after, created_at, reference, "
                    "idempotency_key) SELECT * FROM unnest(?::bigint[], ?::varchar[], ?::varchar[], ?::bigint[], "
                    "?::bigint[], ?::timestamp[], ?::varchar[], ?::varchar[])")
@@ -297,23 +294,19 @@ _TXN_ROWS = 500  # rows per multi-row INSERT (7 parameters each: within every da
 
 
 def _insert_transactions(raw: Raw, items: list[BatchEntry], at: object) -> list[int]:
-    """The transaction rows of `items`, their ids in the order of `items`. With an
-    idempotency key on every item (the batch charging path) they go in one statement
-    (`unnest` on PostgreSQL, multi-row INSERTs on SQLite) and the ids are matched back by
-    (tenant, key), which the schema keeps unique; else one INSERT per item."""
+    """The transaction rows of `items`, their ids in the order of `items`, when no ids were
+    taken ahead (`transaction_ids_later`; always on SQLite). With an idempotency key on every
+    item (the batch charging path) they go in multi-row INSERTs and the ids are matched back
+    by (tenant, key), which the schema keeps unique; else one INSERT per item."""
     params = [(it.tenant_id, it.entry.type, it.entry.balance_change, it.balance_after, at,
                it.entry.reference, it.idempotency_key) for it in items]
     if any(it.idempotency_key is None for it in items):
         return [raw.insert_id(_TXN_INSERT + "(?, ?, ?, ?, ?, ?, ?)", p) for p in params]
     found: dict[tuple[str, str], int] = {}
-    statements: list[tuple[str, list[Any]]]
-    if raw.pg:
-        statements = [(_TXN_INSERT_ARRAYS, list(_columns(params)))]
-    else:
-        statements = [(_TXN_INSERT + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
-                       [v for p in chunk for v in p])
-                      for chunk in (params[i:i + _TXN_ROWS] for i in range(0, len(params), _TXN_ROWS))]
-    for statement, values in statements:
-        for txn_id, tenant_id, key in raw.rows(statement + " RETURNING id, tenant_id, idempotency_key", values):
+    for start in range(0, len(params), _TXN_ROWS):
+        chunk = params[start:start + _TXN_ROWS]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        for txn_id, tenant_id, key in raw.rows(_TXN_INSERT + values + " RETURNING id, tenant_id, idempotency_key",
+                                               [v for p in chunk for v in p]):
             found[(tenant_id, key)] = int(txn_id)
     return [found[(it.tenant_id, it.idempotency_key)] for it in items]  # type: ignore[index]
