@@ -17,6 +17,13 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
 def _codes(name: str, default: str) -> frozenset[str]:
     raw = os.environ.get(name, default)
     return frozenset(c.strip().upper() for c in raw.split(",") if c.strip())
@@ -42,6 +49,7 @@ class Settings:
     seller_name: str = "commcredits"  # the operator as it appears on receipts
     seller_address: str = ""  # one line; "\n" or " | " separate lines on the receipt
     seller_tax_id: str = ""  # e.g. a VAT number, printed on receipts
+    call_desk: str = "thread"  # "process": the HTTP API's call desk runs in a process of its own
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,4 +74,5 @@ class Settings:
             seller_name=os.environ.get("COMMCREDITS_SELLER_NAME") or "commcredits",
             seller_address=os.environ.get("COMMCREDITS_SELLER_ADDRESS", ""),
             seller_tax_id=os.environ.get("COMMCREDITS_SELLER_TAX_ID", ""),
+            call_desk=_choice("COMMCREDITS_CALL_DESK", "process", ("process", "thread")),
         )

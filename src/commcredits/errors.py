@@ -11,6 +11,7 @@ code travels inside a string.
     │   ├── RecordRejected              422 missing_field | invalid_field | invalid_time | ...
     │   │                                   (one call record's reason; also a ValueError)
     │   └── NoRateFound                 422 no_rate (the domain's `NoRate`, at an edge)
+    ├── Unavailable                     503 unavailable (the database or the call desk cannot answer)
     ├── Unauthenticated                 401 unauthenticated
     ├── Forbidden                       403 forbidden
     ├── NotFound                        404 not_found (also for another tenant's resource)
@@ -38,7 +39,7 @@ from .domain.rating.model import NoRate, RatingError
 __all__ = [
     "AboveMaximum", "AutoRechargeOn", "BelowMinimum", "CommCreditsError", "Conflict", "DuplicateCard",
     "Forbidden", "IdempotencyConflict", "NoRate", "NoRateFound", "NotFound", "PaymentDeclined", "PaymentFailed",
-    "PurchaseNotAllowed", "RecordRejected", "Unauthenticated", "ValidationError", "from_rating",
+    "PurchaseNotAllowed", "RecordRejected", "Unauthenticated", "Unavailable", "ValidationError", "from_rating",
 ]
 
 
@@ -74,6 +75,10 @@ class BelowMinimum(ValidationError):
 
 class AboveMaximum(ValidationError):
     code, title = "above_maximum", "Amount above the maximum purchase"
+
+
+class Unavailable(CommCreditsError):
+    status, code, title = 503, "unavailable", "Service unavailable"
 
 
 class Unauthenticated(CommCreditsError):

@@ -4,11 +4,15 @@ It imports nothing of the admin center (`web/`): `commcredits.app` puts the two 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from .. import __version__
+from ..services.calls import desk_process
 from ..services.runtime import Runtime
 from . import (
     problems,
@@ -39,8 +43,26 @@ class CommCreditsApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """With `COMMCREDITS_CALL_DESK=process` (`serve`'s default), start the call desk's process
+    before the first request, so the switch's first call does not wait for it; stop it last."""
+    rt: Runtime = app.state.runtime
+    if rt.settings.call_desk == "process":
+        try:
+            await desk_process.link_of(rt)
+        except Exception as exc:  # the database may be down: emergency calls are still answered
+            log.warning("the call desk did not start (%s); the next call-control request tries again", exc)
+    yield
+    await desk_process.stop(rt)
+
+
 def create_api(rt: Runtime) -> CommCreditsApp:
     app = CommCreditsApp(
+        lifespan=_lifespan,
         title="commcredits",
         version=__version__,
         description="Prepaid Communications Credits for telephony providers.",

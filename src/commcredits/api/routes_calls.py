@@ -15,10 +15,8 @@ database is unreachable the answer is `503 unavailable` and the switch must deny
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from concurrent.futures import Future
 from typing import Annotated, Any, cast
 
 import orjson
@@ -27,7 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 from sqlalchemy.exc import OperationalError
 
-from ..errors import CommCreditsError
+from ..errors import CommCreditsError, Unavailable
 from ..errors import ValidationError as InvalidRequest
 from ..services.calls import call_control
 from ..services.calls.call_control import (
@@ -46,10 +44,6 @@ log = logging.getLogger("commcredits.calls")
 PROBLEM = b"application/problem+json"
 MAX_BODY = 16_384
 Text = Annotated[StrictStr, Field(max_length=200)]
-
-
-class Unavailable(CommCreditsError):
-    status, code, title = 503, "unavailable", "Service unavailable"
 
 
 def _clean(value: str | None) -> str | None:
@@ -111,8 +105,7 @@ def _call_id(value: str) -> str:
 
 async def _answer(rt: Runtime, bearer: str | None, request: CallRequest) -> CallAnswer | Settlement:
     try:
-        answer: Future[Any] = call_control.submit(rt, bearer, request)
-        return cast(CallAnswer | Settlement, await asyncio.wrap_future(answer))
+        return cast(CallAnswer | Settlement, await call_control.ask(rt, bearer, request))
     except OperationalError:
         raise Unavailable("the database is unreachable: deny the call (emergency calls are still allowed)") from None
 

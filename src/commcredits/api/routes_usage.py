@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -80,8 +79,7 @@ async def post_cdrs(body: CdrBatchIn, rt: RuntimeDep, who: PrincipalDep) -> dict
         parsed = await run_in_threadpool(lambda: [parse_record(r) for r in body.records])
     else:
         parsed = [parse_record(r) for r in body.records]
-    queued = call_control.submit(rt, None, call_control.RecordsRequest(parsed, only))
-    outcomes: list[charging.Outcome] = await asyncio.wrap_future(queued)
+    outcomes: list[charging.Outcome] = await call_control.ask(rt, None, call_control.RecordsRequest(parsed, only))
     results = [o.as_json() for o in outcomes]
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("charged", "duplicate", "rejected")}
     return {"results": results, **counts}

@@ -23,6 +23,7 @@ cannot be reached the API answers 503 and the switch must deny the call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -143,6 +144,16 @@ def submit(rt: Runtime, bearer: str | None, request: Request) -> Future[Any]:
 
     desk = desk_of(rt, lambda conn, jobs: handle_batch(rt, conn, jobs))
     return desk.submit(Job(_KINDS[type(request)], bearer, request))
+
+
+async def ask(rt: Runtime, bearer: str | None, request: Request) -> Any:
+    """`submit` for the event loop: the answer from this process's desk thread, or from the
+    desk's own process with `COMMCREDITS_CALL_DESK=process` (`desk_process.py`)."""
+    if rt.settings.call_desk == "process":
+        from . import desk_process
+
+        return await desk_process.ask(rt, _KINDS[type(request)], bearer, request)
+    return await asyncio.wrap_future(submit(rt, bearer, request))
 
 
 def call(rt: Runtime, bearer: str | None, request: CallRequest, timeout: float = 30) -> CallAnswer | Settlement:

@@ -34,6 +34,11 @@ never on the writer.
 
 While a request is at the desk (from `submit` to its answer) the process's bulk work (a usage
 export) pauses between its small steps (`priority.give_way`): a scheduling hint, nothing more.
+
+A server process (`commcredits serve`) runs its desk in a process of its own
+(`desk_process.py`): there the writer takes its requests from a socket (`take`) instead of
+the queue, and the syncer sends each durable group's answers back in one message
+(`publish`) instead of setting futures. Everything else here is the same.
 """
 
 from __future__ import annotations
@@ -75,6 +80,10 @@ class Job:
 # decides and writes a batch inside its transaction: one result per job (an answer, or the
 # exception that refuses it), and the tenants whose balance changed
 BatchHandler = Callable[[Connection, Sequence[Job]], tuple[list[Any], list[str]]]
+# sends a durable group's answers (job, result or refusal) and the tenants whose balance changed
+Publisher = Callable[[list[tuple[Job, Any]], list[str]], None]
+# the next requests (at most MAX_BATCH), waiting at most the given seconds: [] if none came, None at the end
+Taker = Callable[[float], "list[Job] | None"]
 
 
 @dataclass
@@ -89,8 +98,9 @@ class _Done:
 class CallDesk:
     """The queue and the writer thread of one process (see the module doc)."""
 
-    def __init__(self, rt: Runtime, handler: BatchHandler) -> None:
-        self.rt, self.handler = rt, handler
+    def __init__(self, rt: Runtime, handler: BatchHandler, publish: Publisher | None = None,
+                 take: Taker | None = None) -> None:
+        self.rt, self.handler, self.publish, self.take = rt, handler, publish, take
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.committed: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self.hooks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="commcredits-after-commit")
@@ -111,7 +121,7 @@ class CallDesk:
         return job.future
 
     def close(self) -> None:
-        self.jobs.put(None)
+        self.jobs.put(None)  # (a desk that takes its requests stops when `take` says so)
         self.writer.join(timeout=10)
         self.committed.put(None)
         self.syncer.join(timeout=10)
@@ -121,6 +131,9 @@ class CallDesk:
         self.conn = self.sync_conn = None
 
     def _run(self) -> None:
+        if self.take is not None:
+            self._run_taking(self.take)
+            return
         while True:
             try:
                 first = self.jobs.get(timeout=IDLE_S)
@@ -145,6 +158,18 @@ class CallDesk:
             batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if batch:
                 self._process(batch)
+
+    def _run_taking(self, take: Taker) -> None:
+        """The writer's loop when requests come from `take` (the desk's own process)."""
+        while True:
+            batch = take(IDLE_S)
+            if batch is None:
+                return
+            if not batch:  # idle
+                _drop(self.conn)
+                self.conn = None
+                continue
+            self._process(batch)
 
     def _process(self, batch: list[Job]) -> None:
         try:
@@ -194,6 +219,11 @@ class CallDesk:
                 self._answer(d, failure)
 
     def _answer(self, done: _Done, failure: Exception | None) -> None:
+        if self.publish is not None:  # the desk's own process: the answers go back in one message
+            self.publish([(job, failure if failure is not None and not isinstance(result, BaseException) else result)
+                          for job, result in zip(done.batch, done.results, strict=True)],
+                         done.tenants if failure is None else [])
+            return
         for job, result in zip(done.batch, done.results, strict=True):
             if failure is not None and not isinstance(result, BaseException):
                 result = failure

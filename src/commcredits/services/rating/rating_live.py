@@ -94,6 +94,9 @@ class LiveIndex:
         self._lock = threading.Lock()  # one build at a time
         self._worker: threading.Thread | None = None
         self._decks: dict[int, Deck] = {}
+        # told after this process swapped in its own change (`adopt`, `refresh_now` with a new
+        # version): a call desk in its own process catches up before the change is answered
+        self.listeners: list[Callable[[], None]] = []
 
     def _build(self, decks: Iterable[Deck]) -> RatingIndex:
         """A new index, compiling only the decks the current one does not hold."""
@@ -113,10 +116,11 @@ class LiveIndex:
         worker = self._worker
         if worker is not None and worker.is_alive():
             return
-        self._worker = threading.Thread(target=self._check, name="rating-index", daemon=True)
+        self._worker = threading.Thread(target=self.check, name="rating-index", daemon=True)
         self._worker.start()
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """Catch up with the database now, in the background's way (off the request path)."""
         lower_this_thread()  # a background build (another process's import) yields to call control
         try:
             with self._lock, gc_paused(), yielding():
@@ -127,9 +131,13 @@ class LiveIndex:
     def refresh_now(self) -> RatingIndex:
         """Build from the database now (first use, and after this process's own change)."""
         with self._lock, gc_paused():
+            before = self.token
             self._refresh(force=self.index is None)
-            assert self.index is not None
-            return self.index
+            index, changed = self.index, self.token != before
+        assert index is not None
+        if changed and before is not None:
+            self._tell()
+        return index
 
     def adopt(self, index: RatingIndex, token: dict[str, int], deck: Deck) -> None:
         """Swap in an index this process built right after its own commit."""
@@ -137,6 +145,14 @@ class LiveIndex:
             self._decks[deck.version] = deck
             self.index, self.token = index, dict(token)
             self.checked = time.monotonic()
+        self._tell()
+
+    def _tell(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # the listener's own process notices within CHECK_EVERY_S anyway
+                log.exception("a rating index listener failed")
 
     def decks(self) -> dict[int, Deck]:
         return self._decks
