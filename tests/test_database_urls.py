@@ -1,4 +1,4 @@
-"""A database URL that cannot be used is one line naming it (password masked) and exit 2."""
+"""A database URL or a setting that cannot be used is one line naming it (password masked) and exit 2."""
 
 from __future__ import annotations
 
@@ -41,3 +41,16 @@ def test_urls_we_can_use_pass_and_passwords_are_masked() -> None:
         check_database_url("postgresql://u:p@h/")
     assert masked("postgresql://u:hunter2@h/db") == "postgresql://u:***@h/db"
     assert masked("sqlite:///./x.db") == "sqlite:///./x.db"
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("COMMCREDITS_CALL_DESK", "bogus", "COMMCREDITS_CALL_DESK must be one of process, thread, not 'bogus'"),
+    ("COMMCREDITS_CALL_CHUNK_SECONDS", "5min", "COMMCREDITS_CALL_CHUNK_SECONDS must be a whole number, not '5min'"),
+])
+def test_a_setting_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, name: str, value: str,  # type: ignore[no-untyped-def]
+                                                               says: str) -> None:
+    env = {"COMMCREDITS_DATABASE_URL": f"sqlite:///{tmp_path}/commcredits.db", name: value}
+    result = CliRunner().invoke(app, ["tenants", "list"], env=env)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0], result.output

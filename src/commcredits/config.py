@@ -14,7 +14,10 @@ def _flag(name: str) -> bool:
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:

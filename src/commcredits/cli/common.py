@@ -32,7 +32,10 @@ err = Console(stderr=True)
 
 def runtime(database_url: str | None = None, sandbox: bool | None = None, *, create: bool = False) -> Runtime:
     """The configured database in its own mode; only `init` and `serve` may `create` it."""
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a setting that cannot be read: its name and the reason
+        usage_error(str(exc))
     changes: dict[str, Any] = {}
     if database_url:
         changes["database_url"] = database_url
