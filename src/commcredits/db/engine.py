@@ -100,13 +100,19 @@ def _drop_kept_writes(conn: Connection) -> None:
         raw.drop_pending()
 
 
+STATEMENT_CACHE = 1024
+
+
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 80)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    # the driver's prepared-statement cache: the hot paths' IN lists take a text per list
+    # length, so a batch's ~25 statements come in hundreds of texts (the default keeps 128)
+    connect = {"timeout": 30, "check_same_thread": False, "cached_statements": STATEMENT_CACHE}
+    engine = create_engine(url, connect_args=connect, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -290,16 +290,28 @@ _TXN_INSERT = ("INSERT INTO transactions (tenant_id, type, amount, balance_after
 _TXN_INSERT_IDS = ("INSERT INTO transactions (id, tenant_id, type, amount, balance_after, created_at, reference, "
                    "idempotency_key) SELECT * FROM unnest(?::bigint[], ?::varchar[], ?::varchar[], ?::bigint[], "
                    "?::bigint[], ?::timestamp[], ?::varchar[], ?::varchar[])")
+_TXN_INSERT_ONE_ID = ("INSERT INTO transactions (id, tenant_id, type, amount, balance_after, created_at, reference, "
+                      "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _TXN_ROWS = 500  # rows per multi-row INSERT (7 parameters each: within every database's limit)
 
 
 def _insert_transactions(raw: Raw, items: list[BatchEntry], at: object) -> list[int]:
     """The transaction rows of `items`, their ids in the order of `items`, when no ids were
-    taken ahead (`transaction_ids_later`; always on SQLite). With an idempotency key on every
-    item (the batch charging path) they go in multi-row INSERTs and the ids are matched back
-    by (tenant, key), which the schema keeps unique; else one INSERT per item."""
+    taken ahead (`transaction_ids_later`; always on SQLite).
+
+    SQLite: the ids SQLite itself would give (the table's largest id, plus one, and so on),
+    read right before one insert statement of fixed text. The write transaction holds the
+    database, so nobody inserts between the two (a transaction that has only read cannot
+    write after another's commit: SQLite refuses it and the unit of work runs it again).
+    PostgreSQL: multi-row INSERTs with RETURNING, the ids matched back by (tenant, key),
+    which the schema keeps unique; one INSERT per item where an item has no key."""
     params = [(it.tenant_id, it.entry.type, it.entry.balance_change, it.balance_after, at,
                it.entry.reference, it.idempotency_key) for it in items]
+    if not raw.pg:
+        last = int(raw.rows("SELECT COALESCE(MAX(id), 0) FROM transactions")[0][0])
+        ids = list(range(last + 1, last + 1 + len(items)))
+        raw.many(_TXN_INSERT_ONE_ID, [(txn_id, *p) for txn_id, p in zip(ids, params, strict=True)])
+        return ids
     if any(it.idempotency_key is None for it in items):
         return [raw.insert_id(_TXN_INSERT + "(?, ?, ?, ?, ?, ?, ?)", p) for p in params]
     found: dict[tuple[str, str], int] = {}
