@@ -251,6 +251,7 @@ async def ask(rt: Any, kind: str, bearer: str | None, request: Any) -> Any:
 async def stop(rt: Any) -> None:
     """Stop this server process's desk, if it has one (at shutdown)."""
     link: DeskLink | None = rt.caches.pop("desk_link", None)
+    rt.caches.pop("desk_link_starting", None)  # bound to this event loop
     if link is not None:
         await asyncio.to_thread(link.close)
 
