@@ -203,7 +203,8 @@ def _tell_desk(rt: Any) -> Callable[[], None]:
 
 async def link_of(rt: Any) -> DeskLink:
     """This server process's link to its desk, starting the desk on first use, and again after
-    it stopped. Raises Unavailable when the desk cannot start (the database is unreachable)."""
+    it stopped. Raises Unavailable when the desk does not come up (it connects to the database
+    only with its first batch, so an unreachable database is that batch's 503)."""
     link: DeskLink | None = rt.caches.get("desk_link")
     if link is not None and not link.lost:
         return link
@@ -237,8 +238,10 @@ async def _start(rt: Any) -> DeskLink:
     _, link = await loop.create_unix_connection(lambda: DeskLink(rt, process), sock=ours)
     try:
         await asyncio.wait_for(asyncio.shield(link.ready), START_TIMEOUT_S)
-    except BaseException:
+    except BaseException as exc:
         await asyncio.to_thread(link.close)
+        if isinstance(exc, TimeoutError):
+            raise Unavailable(f"the call desk did not start within {START_TIMEOUT_S} s: retry") from None
         raise
     return link
 
