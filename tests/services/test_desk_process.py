@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import os
 import signal
+import time
 import uuid
 
 import pytest
@@ -151,3 +152,22 @@ def test_an_import_is_answered_once_the_desk_process_prices_with_it(calls, rt) -
             await desk_process.stop(prt)
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_stopped_desk_answers_what_it_took_and_exits_by_itself(calls, rt) -> None:  # noqa: F811
+    """At shutdown the desk reads the end of its socket and exits (status 0), after answering
+    what it already took; it is not left to be killed."""
+    tid, uid = calls.setup(funds="10.00")
+    prt = _process_runtime(rt)
+
+    async def run() -> tuple[dict, desk_process.DeskLink, float]:
+        link = await desk_process.link_of(prt)
+        answer = await desk_process.ask(prt, "authorize", calls.switch, _authorize(tid, uid))
+        began = time.monotonic()
+        await desk_process.stop(prt)
+        return answer, link, time.monotonic() - began
+
+    answer, link, took = asyncio.run(run())
+    assert answer["decision"] == "allow"
+    assert link.process.exitcode == 0 and took < 5, (link.process.exitcode, took)

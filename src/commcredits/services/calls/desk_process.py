@@ -156,11 +156,15 @@ class DeskLink(asyncio.Protocol):
             self.waiting.pop(rid, None)
             call_control_ended()
 
-    def close(self) -> None:
-        """Stop the desk: it finishes what it took, answers it, and exits (blocking: call it
-        from a thread)."""
+    async def close(self) -> None:
+        """Stop the desk: it reads the end of its socket, finishes what it took, answers it,
+        and exits. (The transport is closed here, on its event loop: closed from another
+        thread, it would wait for the loop's next wake-up.)"""
         if self.transport is not None:
             self.transport.close()
+        await asyncio.to_thread(self._reap)
+
+    def _reap(self) -> None:
         self.process.join(timeout=15)
         if self.process.is_alive():
             self.process.kill()
@@ -217,7 +221,7 @@ async def link_of(rt: Any) -> DeskLink:
         if link is not None and not link.lost:
             return link
         if link is not None:
-            await asyncio.to_thread(link.close)
+            await link.close()
         link = await _start(rt)
         rt.caches["desk_link"] = link
         if not rt.caches.get("desk_listens"):
@@ -239,7 +243,7 @@ async def _start(rt: Any) -> DeskLink:
     try:
         await asyncio.wait_for(asyncio.shield(link.ready), START_TIMEOUT_S)
     except BaseException as exc:
-        await asyncio.to_thread(link.close)
+        await link.close()
         if isinstance(exc, TimeoutError):
             raise Unavailable(f"the call desk did not start within {START_TIMEOUT_S} s: retry") from None
         raise
@@ -256,7 +260,7 @@ async def stop(rt: Any) -> None:
     link: DeskLink | None = rt.caches.pop("desk_link", None)
     rt.caches.pop("desk_link_starting", None)  # bound to this event loop
     if link is not None:
-        await asyncio.to_thread(link.close)
+        await link.close()
 
 
 # ---------------------------------------------------------------- the desk's process
