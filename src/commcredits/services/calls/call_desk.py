@@ -219,21 +219,20 @@ class CallDesk:
                 self._answer(d, failure)
 
     def _answer(self, done: _Done, failure: Exception | None) -> None:
+        # a failed sync leaves durability unknown: every answer of the group becomes that failure
+        answers = [(job, failure if failure is not None and not isinstance(result, BaseException) else result)
+                   for job, result in zip(done.batch, done.results, strict=True)]
+        tenants = done.tenants if failure is None else []
         if self.publish is not None:  # the desk's own process: the answers go back in one message
-            self.publish([(job, failure if failure is not None and not isinstance(result, BaseException) else result)
-                          for job, result in zip(done.batch, done.results, strict=True)],
-                         done.tenants if failure is None else [])
+            self.publish(answers, tenants)
             return
-        for job, result in zip(done.batch, done.results, strict=True):
-            if failure is not None and not isinstance(result, BaseException):
-                result = failure
+        for job, result in answers:
             if isinstance(result, BaseException):
                 job.future.set_exception(result)
             else:
                 job.future.set_result(result)
-        if failure is None:
-            for tenant_id in done.tenants:
-                self.hooks.submit(self._balance_changed, tenant_id)
+        for tenant_id in tenants:
+            self.hooks.submit(run_balance_changed, self.rt, tenant_id)
 
     def _commit(self, batch: list[Job]) -> tuple[list[Any], list[str]]:
         for attempt in range(8):
@@ -255,13 +254,15 @@ class CallDesk:
                 time.sleep(0.002 * 2**attempt * (0.5 + random.random()))
         raise AssertionError("unreachable")
 
-    def _balance_changed(self, tenant_id: str) -> None:
-        from ..ledger.balance_events import balance_changed
+def run_balance_changed(rt: Runtime, tenant_id: str) -> None:
+    """The after-commit hook of a tenant whose balance a batch changed (auto-recharge, notices),
+    on a hooks thread: a failure is logged, never raised into the desk."""
+    from ..ledger.balance_events import balance_changed
 
-        try:
-            balance_changed(self.rt, tenant_id)
-        except Exception:
-            log.exception("balance_changed failed for tenant %s", tenant_id)
+    try:
+        balance_changed(rt, tenant_id)
+    except Exception:
+        log.exception("balance_changed failed for tenant %s", tenant_id)
 
 
 def _drop(conn: Connection | None) -> None:

@@ -53,6 +53,7 @@ from typing import Any
 from ...config import Settings
 from ...errors import CommCreditsError, Unavailable
 from ..rating.rating_live import live_index
+from .call_desk import run_balance_changed
 from .priority import call_control_began, call_control_ended
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class DeskLink(asyncio.Protocol):
                 else:
                     future.set_exception(result)
             for tenant_id in tenants:
-                self.hooks.submit(_balance_changed, self.rt, tenant_id)
+                self.hooks.submit(run_balance_changed, self.rt, tenant_id)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -170,15 +171,6 @@ class DeskLink(asyncio.Protocol):
             self.process.kill()
             self.process.join(timeout=5)
         self.hooks.shutdown(wait=True)
-
-
-def _balance_changed(rt: Any, tenant_id: str) -> None:
-    from ..ledger.balance_events import balance_changed
-
-    try:
-        balance_changed(rt, tenant_id)
-    except Exception:
-        log.exception("balance_changed failed for tenant %s", tenant_id)
 
 
 _START = threading.Lock()
