@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from .schema import tenants
-from .schema_calls import reservations
+from .schema_calls import ACTIVE, reservations
 
 
 def get(conn: Connection, call_id: str) -> dict[str, Any] | None:
@@ -46,7 +46,7 @@ def pool_held(conn: Connection, tenant_id: str, period: str) -> dict[tuple[str, 
     rows = conn.execute(
         select(reservations.c.pool_product, reservations.c.pool_kind, reservations.c.pool_country,
                func.sum(reservations.c.pool_minutes))
-        .where(reservations.c.tenant_id == tenant_id, reservations.c.status == "active",
+        .where(reservations.c.tenant_id == tenant_id, ACTIVE,
                reservations.c.pool_period == period, reservations.c.pool_minutes > 0)
         .group_by(reservations.c.pool_product, reservations.c.pool_kind, reservations.c.pool_country)
     )
@@ -54,7 +54,7 @@ def pool_held(conn: Connection, tenant_id: str, period: str) -> dict[tuple[str, 
 
 
 def due(conn: Connection, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-    rows = conn.execute(select(reservations).where(reservations.c.status == "active",
+    rows = conn.execute(select(reservations).where(ACTIVE,
                                                    reservations.c.expires_at <= now)
                         .order_by(reservations.c.expires_at).limit(limit))
     return [dict(r._mapping) for r in rows]
@@ -62,7 +62,7 @@ def due(conn: Connection, now: datetime, limit: int = 1000) -> list[dict[str, An
 
 def next_expiry(conn: Connection, after: datetime) -> datetime | None:
     value: datetime | None = conn.execute(
-        select(func.min(reservations.c.expires_at)).where(reservations.c.status == "active",
+        select(func.min(reservations.c.expires_at)).where(ACTIVE,
                                                           reservations.c.expires_at > after)
     ).scalar_one()
     return value
@@ -71,5 +71,5 @@ def next_expiry(conn: Connection, after: datetime) -> datetime | None:
 def reserved_sums(conn: Connection) -> dict[str, int]:
     """Held money of active reservations per tenant (for the audit)."""
     rows = conn.execute(select(reservations.c.tenant_id, func.sum(reservations.c.amount))
-                        .where(reservations.c.status == "active").group_by(reservations.c.tenant_id))
+                        .where(ACTIVE).group_by(reservations.c.tenant_id))
     return {t: int(n or 0) for t, n in rows}
