@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
+from tests.conftest import PG_URL
 
 from commcredits.db import reservations as res_db
 from commcredits.db.engine import make_engine, normalise_url
 from commcredits.db.migrate import alembic_config
-from tests.conftest import PG_URL
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
