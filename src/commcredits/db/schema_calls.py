@@ -15,7 +15,7 @@ from .schema import UTCDateTime, metadata
 # an active hold, written as a constant so that the partial indexes below serve the queries
 # (a bound parameter in its place could not be matched to the indexes' condition)
 ACTIVE = text("reservations.status = 'active'")
-_ACTIVE_ONLY = {"sqlite_where": text("status = 'active'"), "postgresql_where": text("status = 'active'")}
+_HELD = text("status = 'active'")
 
 reservations = Table(
     "reservations", metadata,
@@ -49,6 +49,6 @@ reservations = Table(
     CheckConstraint("status IN ('active', 'settled', 'expired', 'denied')", name="status"),
     # active holds only: a settled call leaves both, so they stay a page or two however many
     # calls were made, and the sweep and the held-money sums read only what is held
-    Index("ix_reservations_active_expires_at", "expires_at", **_ACTIVE_ONLY),
-    Index("ix_reservations_active_tenant_id", "tenant_id", **_ACTIVE_ONLY),
+    Index("ix_reservations_active_expires_at", "expires_at", sqlite_where=_HELD, postgresql_where=_HELD),
+    Index("ix_reservations_active_tenant_id", "tenant_id", sqlite_where=_HELD, postgresql_where=_HELD),
 )
