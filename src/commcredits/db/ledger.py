@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from ..domain.journal import Entry
 from ..domain.lots import Lot
-from .raw import Raw
+from .raw import Raw, pg_array
 from .schema import lots, postings, tenants, transactions
 
 
@@ -280,9 +280,9 @@ def post_many(conn: Connection, items: list[BatchEntry], *, now: datetime, ids: 
     return ids
 
 
-def _columns(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
-    """Rows as one list per column: the arrays of an `unnest` statement."""
-    return tuple(list(column) for column in zip(*rows, strict=True))
+def _columns(rows: list[tuple[Any, ...]]) -> tuple[str, ...]:
+    """Rows as one array per column (PostgreSQL literals): the arrays of an `unnest` statement."""
+    return tuple(pg_array(column) for column in zip(*rows, strict=True))
 
 
 _TXN_INSERT = ("INSERT INTO transactions (tenant_id, type, amount, balance_after, created_at, reference, "

@@ -9,7 +9,10 @@ DBAPI connection), with these conventions:
 - placeholders are written `?` and become `%s` on PostgreSQL (psycopg prepares a statement
   after a few runs of the same text);
 - an id list is `IN (?, ...)` on SQLite and `= ANY(?)` with one array on PostgreSQL, so the
-  text does not depend on the list's length there;
+  text does not depend on the list's length there; arrays go as PostgreSQL's array literal
+  (`pg_array`), which the server reads as the type the statement needs: the driver's own
+  conversion of a Python list ran per element in Python, 12-15 µs more per list of five ids
+  (33 lists in a call desk's batch);
 - instants are aware UTC datetimes in Python and stored as SQLAlchemy's `UTCDateTime`
   stores them (naive UTC; on SQLite its fixed-width text form), so both layers read and
   compare the same values.
@@ -44,6 +47,30 @@ from sqlalchemy import Connection
 
 CHUNK = 900  # ids per IN (...) list on SQLite (its parameter limit is 32,766; keep statements small)
 COPY_FROM = 8  # rows from which `Raw.copy` uses COPY on PostgreSQL (ten rows: 0.62 vs 0.78 ms)
+
+
+def pg_array(values: Iterable[Any]) -> str:
+    """`values` as a PostgreSQL array literal, `{"a","b",NULL}`, sent as text of no declared
+    type so that the server reads it as the array the statement needs (`= ANY(?)`, or
+    `?::bigint[]` in an `unnest`). Every element is quoted, with backslashes and quotes
+    escaped, so any text survives (commas, braces, spaces, quotes); integers and instants
+    are written as PostgreSQL reads them."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("NULL")
+        elif isinstance(v, str):
+            out.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(v, bool):
+            out.append("t" if v else "f")
+        elif isinstance(v, int):
+            out.append(str(v))
+        elif isinstance(v, datetime):  # the columns hold naive UTC (`instant`)
+            naive = v if v.tzinfo is None else v.astimezone(UTC).replace(tzinfo=None)
+            out.append('"' + naive.isoformat(" ") + '"')
+        else:
+            raise TypeError(f"no array literal for {type(v).__name__}")
+    return "{" + ",".join(out) + "}"
 
 
 @lru_cache(maxsize=512)
@@ -238,7 +265,7 @@ class Raw:
     def among(self, column: str, ids: Sequence[Any]) -> tuple[str, list[Any]]:
         """A condition `column` in `ids`, with its parameters (at most CHUNK ids on SQLite)."""
         if self.pg:
-            return f"{column} = ANY(?)", [list(ids)]
+            return f"{column} = ANY(?)", [pg_array(ids)]
         return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
 
     def conditions(self, column: str, ids: Iterable[Any]) -> list[tuple[str, list[Any]]]:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 
 from ..domain.plans import PoolKey
-from .raw import Raw
+from .raw import Raw, pg_array
 from .schema import users
 from .schema_usage import call_records, plan_allowances, pool_usage, subscriptions
 from .tenants import Tenant
@@ -160,7 +160,7 @@ def lock_tenants_later(conn: Connection, ids: Iterable[str], *, of_calls: Sequen
         fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ANY(ARRAY("
                              "SELECT unnest(?::text[]) UNION ALL "
                              f"SELECT tenant_id FROM reservations WHERE call_id = ANY(?))) ORDER BY id{lock}",
-                             [sorted(set(ids)), list(of_calls)])]
+                             [pg_array(sorted(set(ids))), pg_array(of_calls)])]
     else:
         fetches = [raw.later(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {cond} ORDER BY id{lock}", params)
                    for cond, params in raw.conditions("id", ids)]
