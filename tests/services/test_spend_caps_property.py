@@ -14,7 +14,9 @@ what was granted by up to 60 s, one increment, which is the only way past a cap.
 After every step, for the tenant's current local day and month (credit spend = the sum of
 `call_records.credits_charge` of calls started in it, held = `tenants.reserved`):
 
-- spend + held <= cap + (calls of that period settled or open) x 0.02 (the spec's bound);
+- spend + held <= cap + (calls of that period settled or open) x 0.02 (the spec's bound), where
+  held counts the calls in progress that started in that period (docs/spend-controls.md: a
+  call, and so its hold, counts in the day and month it started);
 - spend + held - cap <= 0.02 x (ends that overran since the last grant), and those ends are of
   calls that were up together at that grant: one increment per concurrent call;
 - every earlier day and month keeps spend <= cap + its calls x 0.02;
@@ -233,18 +235,26 @@ def test_no_sequence_passes_a_cap_by_more_than_an_increment_per_concurrent_call(
         def _room(self, at: datetime | None = None) -> int:
             """What the caps of the day (and month) of `at` (default now) leave for a call that
             started then, after what calls in progress hold."""
-            at, held = at or clock.now(), self._held()
+            at, held = at or clock.now(), self._held()  # every hold, as authorize counts them
             return min(self.daily - self._spent(_day(at)), self.monthly - self._spent(_month(at))) - held
+
+        def _held_in(self, bounds: tuple[datetime, datetime]) -> int:
+            """What calls in progress that started in the period hold (a call, and its hold,
+            count in the day and month it started: docs/spend-controls.md)."""
+            return sum(c.hold for c in self.open.values() if bounds[0] <= c.started_at < bounds[1])
 
         def _calls_in(self, bounds: tuple[datetime, datetime]) -> int:
             return sum(1 for c in self.calls if bounds[0] <= c.started_at < bounds[1])
 
         @invariant()
         def caps_hold(self) -> None:
-            now, held = clock.now(), self._held()
-            assert held == sum(c.hold for c in self.open.values())
+            now = clock.now()
+            assert self._held() == sum(c.hold for c in self.open.values())
             for cap, bounds in ((self.daily, _day(now)), (self.monthly, _month(now))):
                 spent = self._spent(bounds)
+                # a call counts in the day and month it started, and so does its hold: a call of
+                # yesterday extended after midnight holds against yesterday's cap, not today's
+                held = self._held_in(bounds)
                 assert spent == sum(ch for at, ch in self.charged.values() if bounds[0] <= at < bounds[1])
                 assert spent + held <= cap + self._calls_in(bounds) * INCREMENT, (spent, held, cap)
                 assert spent + held - cap <= self.overruns * INCREMENT, (spent, held, cap, self.overruns)
