@@ -307,40 +307,34 @@ def insert_stored_record_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> 
         Raw.of(conn).copy("call_records", RECORD_COLUMNS, rows)
 
 
-def low_balance_thresholds(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
-    """The tenants' `balance_low` thresholds (spend controls), where set."""
-    return low_balance_thresholds_later(conn, ids)()
+# a tenant's low-balance threshold (None: not set) and dial-out policy; the own dial-out
+# policies of users, per tenant
+SpendSettings = tuple[dict[str, int | None], dict[str, str], dict[str, dict[str, str]]]
 
 
-def low_balance_thresholds_later(conn: Connection, ids: Sequence[str]) -> Callable[[], dict[str, int]]:
+def spend_settings_later(conn: Connection, ids: Sequence[str], holders: Iterable[str]
+                         ) -> Callable[[], SpendSettings]:
+    """What charging needs from the tenants' spend controls, in one statement (send now, read
+    later): the `balance_low` thresholds where set, the dial-out policies where set, and the
+    own dial-out policies of the users among `holders` that have one."""
     raw = Raw.of(conn)
-    fetches = [raw.later(f"SELECT tenant_id, low_balance_threshold FROM spend_controls WHERE {cond} "
-                         "AND low_balance_threshold IS NOT NULL", params)
-               for cond, params in raw.conditions("tenant_id", ids)]
-    return lambda: {t: int(v) for fetch in fetches for t, v in fetch()}
-
-def dial_out_policies(conn: Connection, ids: Sequence[str], holders: Iterable[str]
-                      ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """The tenants' dial-out policies where set (spend controls), and the own policies of the
-    users among `holders` that have one, per tenant."""
-    return dial_out_policies_later(conn, ids, holders)()
-
-
-def dial_out_policies_later(conn: Connection, ids: Sequence[str], holders: Iterable[str]
-                            ) -> Callable[[], tuple[dict[str, str], dict[str, dict[str, str]]]]:
-    raw = Raw.of(conn)
-    tenants = [raw.later(f"SELECT tenant_id, dial_out_policy FROM spend_controls WHERE {cond}", params)
-               for cond, params in raw.conditions("tenant_id", ids)]
+    tenants = [raw.later(f"SELECT tenant_id, low_balance_threshold, dial_out_policy FROM spend_controls "
+                         f"WHERE {cond}", params) for cond, params in raw.conditions("tenant_id", ids)]
     users = [raw.later(f"SELECT user_id, tenant_id, dial_out_policy FROM user_dial_out_policies WHERE {cond}",
                        params) for cond, params in raw.conditions("user_id", holders)]
 
-    def read() -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        tenant_policies = {t: p for fetch in tenants for t, p in fetch()}
+    def read() -> SpendSettings:
+        thresholds: dict[str, int | None] = {}
+        tenant_policies: dict[str, str] = {}
+        for fetch in tenants:
+            for tid, threshold, policy in fetch():
+                thresholds[tid] = None if threshold is None else int(threshold)
+                tenant_policies[tid] = policy
         own: dict[str, dict[str, str]] = defaultdict(dict)
         for fetch in users:
             for uid, tid, policy in fetch():
                 own[tid][uid] = policy
-        return tenant_policies, own
+        return thresholds, tenant_policies, own
     return read
 
 def tenants_with_auto_recharge(conn: Connection, ids: Sequence[str]) -> set[str]:

@@ -221,8 +221,7 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
         people_later = usage.users_by_id_later(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
         quantities_later = usage.subscriptions_of_tenants_later(conn, ids)
         lots_later = ledger.usable_lots_of_tenants_later(conn, ids)
-        thresholds_later = usage.low_balance_thresholds_later(conn, ids)
-        policies_later = usage.dial_out_policies_later(conn, ids, policy_holders)
+        controls_later = usage.spend_settings_later(conn, ids, policy_holders)
         stored_later = usage.existing_records_later(conn, [r.id for r in records])
         recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
         txn_ids_later = ledger.transaction_ids_later(conn, len(ids))  # one per tenant at most
@@ -230,8 +229,9 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     pools: _Pools | None = None
     if pools_later is not None:
         pools = (pools_later[0](), pools_later[1](), pools_later[2]())
-    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds_later(),
-                  policies_later(), months, pools)
+    thresholds, tenant_policies, own_policies = controls_later()
+    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds,
+                  (tenant_policies, own_policies), months, pools)
     stored = stored_later()
     seen: dict[str, tuple[str, Outcome]] = {}
     for tenant_id, items in by_tenant.items():
@@ -247,7 +247,7 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
 
 def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
           people: Mapping[str, tuple[str, str, frozenset[str]]], ids: list[str],
-          quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], thresholds: Mapping[str, int],
+          quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], thresholds: Mapping[str, int | None],
           policies: tuple[dict[str, str], dict[str, dict[str, str]]], months: dict[str, _LocalMonth],
           pools: _Pools | None) -> dict[str, _Book]:
     """Each tenant's book. Pool state counts only for the tenants whose records may draw on
