@@ -1,7 +1,8 @@
 """Round trips of one call-desk batch on PostgreSQL: a batch that settles calls and
-authorizes new ones waits for the server four times (the tokens, tenant lock and holds; the
-charging core's reads with the new transactions' ids; the balances for the decisions,
-carrying the settlements' writes; the commit, carrying the holds), whatever its size.
+authorizes new ones waits for the server three times (the tokens, tenant lock and holds; the
+charging core's reads with the new transactions' ids and the decisions' balances, products
+and holders, read before the settlements and lowered by them in memory; the commit,
+carrying the settlements' writes and the holds), whatever its size.
 
 Round trips are counted exactly from libpq's protocol trace (`PQtrace`): one is a run of
 messages the client sends followed by the server's answers."""
@@ -52,7 +53,7 @@ def round_trips(trace: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
 @pytest.mark.parametrize("plan", [False, True], ids=["credits", "calling-plan"])
-def test_a_batch_of_ends_and_authorizations_waits_four_times(calls, rt, tmp_path: Path, plan: bool) -> None:  # noqa: F811
+def test_a_batch_of_ends_and_authorizations_waits_three_times(calls, rt, tmp_path: Path, plan: bool) -> None:  # noqa: F811
     tid, uid = calls.setup(funds="50.00")
     if plan:  # a tenant whose calls may draw on a minute pool: its pool state is read with the rest
         calls.api.call("POST", f"/v1/tenants/{tid}/subscriptions", json={"product": "domestic_calling_plan",
@@ -81,4 +82,4 @@ def test_a_batch_of_ends_and_authorizations_waits_four_times(calls, rt, tmp_path
     assert all(r["status"] == "charged" for r in results[:CALLS]), results[:CALLS]
     assert all(r["funding"] == "credits" for r in results[:CALLS])  # international: beyond the plan
     assert all(r["decision"] == "allow" for r in results[CALLS:]), results[CALLS:]
-    assert len(turns) <= 4, f"{len(turns)} round trips:\n{shown}"
+    assert len(turns) <= 3, f"{len(turns)} round trips:\n{shown}"

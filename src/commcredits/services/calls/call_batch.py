@@ -80,10 +80,21 @@ def _handle(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[An
             results[i] = exc
     locked = usage.lock_tenants(conn, tenant_ids) if every is None else \
         {t: every[t] for t in sorted(tenant_ids) if t in every}
-    changed = _charge_records(batch, jobs, results, locked)
-    changed += _settle(batch, jobs, results, rows, locked)
+    # the decisions' reads go with the first charging reads (one round trip on PostgreSQL);
+    # they see the balances before this batch's charges, which are then taken off in memory
+    unsent: list[Callable[[], None]] = []
+    accounts_later: list[Callable[[], None]] = []
     if any(job.kind in ("authorize", "extend") for job in jobs):
-        _load_accounts(batch, locked, jobs, rows)
+        unsent.append(lambda: accounts_later.append(_send_account_reads(batch, locked, jobs, rows)))
+
+    def also() -> None:
+        if unsent:
+            unsent.pop()()
+    changed = _charge_records(batch, jobs, results, locked, also)
+    changed += _settle(batch, jobs, results, rows, locked, also)
+    also()  # nothing was charged: the reads go on their own
+    for finish in accounts_later:
+        finish()
     answered: dict[str, CallAnswer] = {}
     for i, job in enumerate(jobs):
         if results[i] is not None or job.kind in ("end", "records"):
@@ -157,12 +168,16 @@ def _tenant_of(job: Job, principal: tuple[str, str | None] | None, rows: dict[st
     return tenant_id
 
 
-def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
-                   rows: dict[str, dict[str, Any]]) -> None:
-    """Balances (after the settlements), products and holders for authorize and extend."""
+def _send_account_reads(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
+                        rows: dict[str, dict[str, Any]]) -> Callable[[], None]:
+    """Send the reads of balances, products and holders for authorize and extend; the
+    function returned reads them into `batch.accounts`, once this batch's charges and
+    releases are known (`batch.credits`, `batch.released`): the balances read are those
+    before them, and each tenant's is lowered by the credits it was charged and freed of
+    the holds released."""
     wanted = {t for t in locked}
     if not wanted:
-        return
+        return lambda: None
     conn, raw = batch.conn, Raw.of(batch.conn)
     holders: set[str] = set()
     for job in jobs:
@@ -189,33 +204,37 @@ def _load_accounts(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
             "SELECT u.id, u.tenant_id, u.usage_location, u.licenses, p.user_id, p.dial_out_policy FROM users u "
             f"LEFT JOIN user_dial_out_policies p ON p.user_id = u.id WHERE {cond}", params)
             for cond, params in raw.conditions("u.id", holders)]
-    figures: dict[str, tuple[int, int, int]] = {}
-    controls: dict[str, SpendControls] = {}
-    for fetch in figures_later:
-        for tid, deficit, reserved, total, has_controls, *values in fetch():
-            figures[tid] = (deficit, reserved, total)
-            if has_controls is not None:
-                controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
-    products = products_later()
-    for tid in wanted:
-        t = locked[tid]
-        deficit, reserved, total = figures[tid]
-        batch.accounts[tid] = Account(
-            t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
-            available=int(total) - int(deficit) - int(reserved),
-            products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
-        if tid in controls:
-            batch.accounts[tid].controls = controls[tid]
-    batch.people = {}
-    parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
-    for fetch in people_later:
-        for uid, tid, location, licenses, has_policy, policy in fetch():
-            held = parsed.get(licenses)
-            if held is None:
-                held = parsed[licenses] = frozenset(json.loads(licenses))
-            batch.people[uid] = (tid, location, held)
-            if has_policy is not None:
-                batch.policies[uid] = policy
+
+    def finish() -> None:
+        figures: dict[str, tuple[int, int, int]] = {}
+        controls: dict[str, SpendControls] = {}
+        for fetch in figures_later:
+            for tid, deficit, reserved, total, has_controls, *values in fetch():
+                figures[tid] = (deficit, reserved, total)
+                if has_controls is not None:
+                    controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
+        products = products_later()
+        for tid in wanted:
+            t = locked[tid]
+            deficit, reserved, total = figures[tid]
+            available = int(total) - int(deficit) - int(reserved)
+            batch.accounts[tid] = Account(
+                t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
+                available=available - batch.credits.get(tid, 0) + batch.released.get(tid, 0),
+                products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
+            if tid in controls:
+                batch.accounts[tid].controls = controls[tid]
+        batch.people = {}
+        parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
+        for fetch in people_later:
+            for uid, tid, location, licenses, has_policy, policy in fetch():
+                held = parsed.get(licenses)
+                if held is None:
+                    held = parsed[licenses] = frozenset(json.loads(licenses))
+                batch.people[uid] = (tid, location, held)
+                if has_policy is not None:
+                    batch.policies[uid] = policy
+    return finish
 
 
 _CONTROLS = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
@@ -225,7 +244,8 @@ _CONTROLS = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limi
 # ---------------------------------------------------------------- call records and settlement (end)
 
 
-def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locked: dict[str, Tenant]) -> list[str]:
+def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locked: dict[str, Tenant],
+                    also: Callable[[], None]) -> list[str]:
     """Charge the call records of every `records` request of the batch in one pass of the
     charging core (a record repeated across requests is charged once, then a duplicate)."""
     spans: list[tuple[int, int, int]] = []  # job index, first outcome, end
@@ -249,7 +269,7 @@ def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locke
     if not spans:
         return []
     recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now,
-                                  locked=locked) if by_tenant else []
+                                  locked=locked, also=also, credits=batch.credits) if by_tenant else []
     for i, start, end in spans:
         results[i] = outcomes[start:end]
     return recharge
@@ -257,7 +277,7 @@ def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locke
 
 
 def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[str, dict[str, Any]],
-            locked: dict[str, Tenant]) -> list[str]:
+            locked: dict[str, Tenant], also: Callable[[], None]) -> list[str]:
     """Charge and release every `end` of the batch; return the tenants due a recharge check."""
     first: dict[str, int] = {}  # call id -> index of the end that settles it in this batch
     records: list[tuple[int, CallRecord]] = []
@@ -282,7 +302,7 @@ def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[st
             by_tenant[rec.tenant_id].append((n, rec))
         outcomes: list[charging.Outcome] = [charging.NOT_YET] * len(records)
         recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True,
-                                      locked=locked)
+                                      locked=locked, also=also, credits=batch.credits)
         for (i, _), body in zip(records, _release(batch, records, outcomes, rows, locked), strict=True):
             results[i] = body
     for i, job in enumerate(jobs):  # repeated ends, in this batch or after an earlier one
@@ -314,6 +334,8 @@ def _release(batch: Batch, records: list[tuple[int, CallRecord]], outcomes: list
     raw.many("UPDATE reservations SET status = ?, amount = 0, pool_minutes = 0, settled_at = ?, outcome = ? "
              "WHERE call_id = ?", [(u["status"], raw.instant(u["now"]), u["outcome"], u["cid"]) for u in updates])
     raw.many("UPDATE tenants SET reserved = reserved - ? WHERE id = ?", [(v, t) for t, v in released.items() if v])
+    for tenant_id, amount in released.items():
+        batch.released[tenant_id] = batch.released.get(tenant_id, 0) + amount
     return bodies
 
 

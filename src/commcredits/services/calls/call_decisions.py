@@ -66,6 +66,10 @@ class Batch:
     people: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
     policies: dict[str, str] = field(default_factory=dict)  # user id -> own dial-out policy
     new_holds: list[dict[str, Any]] = field(default_factory=list)
+    # what this batch's settlements and records changed before the decisions, per tenant:
+    # credits charged (the balance went down by that) and holds released
+    credits: dict[str, int] = field(default_factory=dict)
+    released: dict[str, int] = field(default_factory=dict)
 
 
 

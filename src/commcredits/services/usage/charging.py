@@ -197,13 +197,17 @@ def _reject(record_id: str, code: str, detail: str) -> Outcome:
 
 
 def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
-              now: datetime, *, settlements: bool = False, locked: Mapping[str, Tenant] | None = None) -> list[str]:
+              now: datetime, *, settlements: bool = False, locked: Mapping[str, Tenant] | None = None,
+              also: Callable[[], None] | None = None, credits: dict[str, int] | None = None) -> list[str]:
     """Decide and write the whole batch inside the caller's transaction (call records, or the
     call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check.
 
     `settlements` are ends of calls authorized before: their start and length were accepted
     then, so they are not refused as implausible (a call is never dropped). `locked`: the
-    tenants the caller has locked in this transaction already (the call desk)."""
+    tenants the caller has locked in this transaction already (the call desk). `also` sends
+    the caller's own reads with these (one round trip on PostgreSQL); they see the state
+    before this charge. `credits` gets, per tenant, the credits charged here: what the
+    tenant's balance went down by (its usage entry draws exactly that from lots or deficit)."""
     found = {t: locked[t] for t in by_tenant if t in locked} if locked is not None else \
         usage.lock_tenants(conn, by_tenant)
     records = [r for items in by_tenant.values() for _, r in items]
@@ -225,6 +229,8 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
         stored_later = usage.existing_records_later(conn, [r.id for r in records])
         recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
         txn_ids_later = ledger.transaction_ids_later(conn, len(ids))  # one per tenant at most
+        if also is not None:
+            also()
     people = people_later()
     pools: _Pools | None = None
     if pools_later is not None:
@@ -241,6 +247,9 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
                            if book is not None else
                            _reject(rec.id, "unknown_tenant", f"tenant {tenant_id} not found"))
     _write(conn, list(books.values()), now, txn_ids_later())
+    if credits is not None:
+        for book in books.values():
+            credits[book.tenant.id] = credits.get(book.tenant.id, 0) + book.credits
     with_recharge = recharging_later()
     return [b.tenant.id for b in books.values() if b.credits > 0 and b.tenant.id in with_recharge]
 
