@@ -8,7 +8,10 @@ subscriptions, balances), then:
    records take, so the bulk and real-time paths charge alike) and releases its hold;
 2. decides every `authorize` and `extend` in arrival order against the balances the
    settlements left (`call_decisions.py`); a hold taken by one request is seen by the next,
-   so concurrent calls share what is available;
+   so concurrent calls share what is available. Those balances are read with the charging
+   core's reads (one round trip on PostgreSQL), before anything is charged, and lowered in
+   memory by the credits the batch charged each tenant and freed of the holds it released:
+   exactly what reading them after the settlements would give;
 3. writes the new holds and the tenants' `reserved` figures, one statement per table.
 
 A request that is refused gets its exception as its result and writes nothing; the others
