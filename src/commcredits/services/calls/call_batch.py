@@ -85,19 +85,11 @@ def _handle(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[An
         {t: every[t] for t in sorted(tenant_ids) if t in every}
     # the decisions' reads go with the first charging reads (one round trip on PostgreSQL);
     # they see the balances before this batch's charges, which are then taken off in memory
-    unsent: list[Callable[[], None]] = []
-    accounts_later: list[Callable[[], None]] = []
-    if any(job.kind in ("authorize", "extend") for job in jobs):
-        unsent.append(lambda: accounts_later.append(_send_account_reads(batch, locked, jobs, rows)))
-
-    def also() -> None:
-        if unsent:
-            unsent.pop()()
-    changed = _charge_records(batch, jobs, results, locked, also)
-    changed += _settle(batch, jobs, results, rows, locked, also)
-    also()  # nothing was charged: the reads go on their own
-    for finish in accounts_later:
-        finish()
+    reads = _AccountReads(batch, locked, jobs, rows)
+    changed = _charge_records(batch, jobs, results, locked, reads.send)
+    changed += _settle(batch, jobs, results, rows, locked, reads.send)
+    reads.send()  # nothing was charged: the reads go on their own (if not sent yet)
+    reads.finish()
     answered: dict[str, CallAnswer] = {}
     for i, job in enumerate(jobs):
         if results[i] is not None or job.kind in ("end", "records"):
@@ -169,6 +161,25 @@ def _tenant_of(job: Job, principal: tuple[str, str | None] | None, rows: dict[st
     elif kind != "operator":
         raise Forbidden("call control is for the switch (a switch token) or the operator")
     return tenant_id
+
+
+class _AccountReads:
+    """The decisions' reads of a batch that authorizes or extends: `send` them once, with
+    whichever charging round trip comes first; `finish` reads them into `batch.accounts`."""
+
+    def __init__(self, batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
+                 rows: dict[str, dict[str, Any]]) -> None:
+        self.args = (batch, locked, jobs, rows)
+        self.wanted = any(job.kind in ("authorize", "extend") for job in jobs)
+        self.read: Callable[[], None] | None = None
+
+    def send(self) -> None:
+        if self.wanted and self.read is None:
+            self.read = _send_account_reads(*self.args)
+
+    def finish(self) -> None:
+        if self.read is not None:
+            self.read()
 
 
 def _send_account_reads(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],

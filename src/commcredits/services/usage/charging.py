@@ -235,9 +235,8 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     pools: _Pools | None = None
     if pools_later is not None:
         pools = (pools_later[0](), pools_later[1](), pools_later[2]())
-    thresholds, tenant_policies, own_policies = controls_later()
-    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), thresholds,
-                  (tenant_policies, own_policies), months, pools)
+    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), controls_later(),
+                  months, pools)
     stored = stored_later()
     seen: dict[str, tuple[str, Outcome]] = {}
     for tenant_id, items in by_tenant.items():
@@ -256,8 +255,8 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
 
 def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
           people: Mapping[str, tuple[str, str, frozenset[str]]], ids: list[str],
-          quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], thresholds: Mapping[str, int | None],
-          policies: tuple[dict[str, str], dict[str, dict[str, str]]], months: dict[str, _LocalMonth],
+          quantities: Mapping[str, dict[str, int]], lots: Mapping[str, list[Lot]], controls: usage.SpendSettings,
+          months: dict[str, _LocalMonth],
           pools: _Pools | None) -> dict[str, _Book]:
     """Each tenant's book. Pool state counts only for the tenants whose records may draw on
     a pool (`_may_draw_pools`): read here for them alone, or filtered from `pools`, read
@@ -272,7 +271,7 @@ def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: 
         used = {tid: pools[0][tid] for tid in pooled if tid in pools[0]}
         holders = {tid: pools[1][tid] for tid in pooled if tid in pools[1]}
         allowances = Allowances(pools[2] if pooled else {})
-    tenant_policies, own_policies = policies
+    thresholds, tenant_policies, own_policies = controls
     to_db = Raw.of(conn).instant
     books: dict[str, _Book] = {}
     for tid in ids:
