@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with `synchronous=FULL`; PostgreSQL at READ COMMITTED, where use
 cases lock the tenant row (`db.tenants.lock`) for their short transaction.
 
-`write_tx(engine)` is the single write primitive:
+`write_tx(engine)` is one write transaction, and `unit_of_work(engine)` the primitive every
+use case writes through (`write_tx`, re-run as a whole on failures a re-run may cure):
 
 - **One queue.** On SQLite one writer holds the database at a time. Writers of this
   process wait for the engine's writer gate (a lock) BEFORE they take a pooled connection
@@ -17,11 +18,12 @@ cases lock the tenant row (`db.tenants.lock`) for their short transaction.
 - **After-commit hooks.** `after_commit(conn, fn)` registers work (the auto-recharge
   check of `balance_changed`, waking the outbox) that runs only once the transaction has
   committed, outside it and outside the gate; a rollback drops the hooks.
-- **Retries.** `run_write(engine, fn)` runs `fn(conn)` through `write_tx` and re-runs the
-  whole use case on a serialization failure, a deadlock (PostgreSQL) or a busy database
-  (SQLite, another process), with a short jittered back-off. A `with write_tx(...)` block
-  cannot be re-run by the primitive itself, so use cases that may meet a deadlock (several
-  tenants' rows, or rows locked in varying order) use `run_write`.
+- **Retries.** Use cases write through `unit_of_work(engine)` (or `run_write(engine, fn)`),
+  which runs the block in `write_tx` and re-runs the whole use case on a serialization
+  failure, a deadlock (PostgreSQL) or a busy database (SQLite, another process), with a
+  short jittered back-off. `write_tx` alone is one try: only the call desk, which retries
+  its batches itself on a connection it holds, uses it directly
+  (`tests/services/test_unit_of_work.py` keeps it so).
 """
 
 from __future__ import annotations
@@ -354,15 +356,69 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def run_write(engine: Engine, fn: Callable[..., T], *args: Any, attempts: int = 6, **kwargs: Any) -> T:
-    """Run `fn(conn, *args, **kwargs)` in `write_tx`, re-running it on a serialization
-    failure, a deadlock or a busy database, with a short jittered back-off."""
-    for attempt in range(attempts):
+class WriteAttempt:
+    """One try of a unit of work (`unit_of_work`): `with attempt as conn:` runs the block in
+    `write_tx`. A failure that re-running may cure (`retryable`), raised by the block or by
+    the commit, is kept instead of raised while tries remain: the transaction was rolled
+    back, its after-commit hooks dropped, and the loop runs the block again."""
+
+    def __init__(self, engine: Engine, number: int, last: bool, durable: bool) -> None:
+        self.engine, self.number, self.last, self.durable = engine, number, last, durable
+        self.entered = self.done = False
+        self.failure: BaseException | None = None
+        self._tx: Any = None
+
+    def __enter__(self) -> Connection:
+        if self.entered:
+            raise RuntimeError("an attempt of a unit of work runs once: loop over unit_of_work()")
+        self.entered = True
+        self._tx = write_tx(self.engine, durable=self.durable)
+        conn: Connection = self._tx.__enter__()
+        return conn
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        failure = exc
         try:
-            with write_tx(engine) as conn:
-                return fn(conn, *args, **kwargs)
-        except DBAPIError as exc:
-            if not retryable(exc) or attempt == attempts - 1:
+            self._tx.__exit__(typ, exc, tb)  # commits, or rolls back and hands `exc` back
+        except BaseException as raised:  # the commit failed (a deadlock or busy database found late)
+            if raised is not exc and (self.last or not retryable(raised)):
                 raise
-            time.sleep(0.005 * 2**attempt * (0.5 + random.random()))
-    raise AssertionError("unreachable")
+            failure = raised
+        if failure is None:
+            self.done = True
+            return False
+        if self.last or not retryable(failure):
+            return False  # the block's own exception goes on (a failed commit was raised above)
+        self.failure = failure
+        return True
+
+
+def unit_of_work(engine: Engine, *, attempts: int = 6, durable: bool = True) -> Iterator[WriteAttempt]:
+    """The unit of work every write goes through: `write_tx` (one queue, no nesting, hooks
+    after commit), re-run as a whole on a serialization failure, a deadlock (PostgreSQL) or a
+    busy database (SQLite, another process), with a short jittered back-off::
+
+        for tx in unit_of_work(rt.engine):
+            with tx as conn:
+                ...  # the whole use case: it may run again, so no side effect outside `conn`
+
+    What leaves the database (a card gateway, an e-mail) belongs before the loop or in an
+    `after_commit` hook, never inside the block. After the last try the failure is raised."""
+    for number in range(attempts):
+        attempt = WriteAttempt(engine, number, number == attempts - 1, durable)
+        yield attempt
+        if attempt.done:
+            return
+        if not attempt.entered:
+            raise RuntimeError("each attempt of a unit of work must be used: `with tx as conn:`")
+        log.info("write transaction re-run (try %d of %d): %s", number + 2, attempts, attempt.failure)
+        time.sleep(0.005 * 2**number * (0.5 + random.random()))
+
+
+def run_write(engine: Engine, fn: Callable[..., T], *args: Any, attempts: int = 6, **kwargs: Any) -> T:
+    """Run `fn(conn, *args, **kwargs)` as a unit of work (`unit_of_work`): re-run on a
+    serialization failure, a deadlock or a busy database, with a short jittered back-off."""
+    for tx in unit_of_work(engine, attempts=attempts):
+        with tx as conn:
+            return fn(conn, *args, **kwargs)
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Table
 
 from ..config import Settings
 from ..db import tenants
-from ..db.engine import read_tx, write_tx
+from ..db.engine import read_tx, unit_of_work
 from ..db.schema_notify import outbox, webhook_deliveries
 from . import claims, messages, webhooks
 from .mailer import Mailer, mailer_for
@@ -54,19 +54,22 @@ def _send_email(engine: Engine, settings: Settings, mailer: Mailer, claimed: cla
     with read_tx(engine) as conn:
         n = claims.load_notification(conn, claimed.id)
     if not n.recipients:
-        with write_tx(engine) as conn:
-            claims.mark_final(conn, outbox, n.id, "skipped", "the tenant had no admin to write to")
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                claims.mark_final(conn, outbox, n.id, "skipped", "the tenant had no admin to write to")
         return "skipped"
     try:
         rendered = messages.render(n, _tenant_info(engine, n.tenant_id), public_url=settings.public_url)
         refused = mailer.send(messages.email(n, rendered, sender=settings.mail_from), n.recipients)
     except Exception as exc:  # any failure to hand over the message: retried, and shown in the list
         log.warning("e-mail %s (%s) not sent, attempt %s: %s", n.id, n.event, claimed.attempts, exc)
-        with write_tx(engine) as conn:
-            return claims.mark_failed(conn, outbox, claimed, now, f"{type(exc).__name__}: {exc}")
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                return claims.mark_failed(conn, outbox, claimed, now, f"{type(exc).__name__}: {exc}")
     note = "; ".join(f"{addr} refused: {why}" for addr, why in refused.items()) or None
-    with write_tx(engine) as conn:
-        claims.mark_sent(conn, outbox, n.id, now, note=note)
+    for tx in unit_of_work(engine):
+        with tx as conn:
+            claims.mark_sent(conn, outbox, n.id, now, note=note)
     return "sent"
 
 
@@ -74,8 +77,9 @@ def _send_webhook(engine: Engine, client: httpx.Client, claimed: claims.Claimed,
     with read_tx(engine) as conn:
         d = claims.load_delivery(conn, claimed)
     if d.deleted:
-        with write_tx(engine) as conn:
-            claims.mark_final(conn, webhook_deliveries, d.id, "cancelled", "the webhook was deleted")
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                claims.mark_final(conn, webhook_deliveries, d.id, "cancelled", "the webhook was deleted")
         return "cancelled"
     n = d.notification
     content = webhooks.body(delivery_id=d.id, notification_id=n.id, event=n.event, tenant_id=n.tenant_id,
@@ -84,10 +88,12 @@ def _send_webhook(engine: Engine, client: httpx.Client, claimed: claims.Claimed,
         status = webhooks.post(client, url=d.url, secret=d.secret, delivery_id=d.id, event=n.event, content=content)
     except webhooks.DeliveryFailed as exc:
         log.warning("webhook delivery %s to %s failed, attempt %s: %s", d.id, d.url, d.attempts, exc)
-        with write_tx(engine) as conn:
-            return claims.mark_failed(conn, webhook_deliveries, claimed, now, str(exc), response_status=exc.status)
-    with write_tx(engine) as conn:
-        claims.mark_sent(conn, webhook_deliveries, d.id, now, response_status=status)
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                return claims.mark_failed(conn, webhook_deliveries, claimed, now, str(exc), response_status=exc.status)
+    for tx in unit_of_work(engine):
+        with tx as conn:
+            claims.mark_sent(conn, webhook_deliveries, d.id, now, response_status=status)
     return "sent"
 
 
@@ -95,8 +101,9 @@ def _drain(engine: Engine, table: Table, now: datetime, statuses: tuple[str, ...
            send: Callable[[claims.Claimed], str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for _ in range(MAX_ROUNDS):
-        with write_tx(engine) as conn:
-            batch = claims.claim(conn, table, now, statuses=statuses, limit=BATCH)
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                batch = claims.claim(conn, table, now, statuses=statuses, limit=BATCH)
         for claimed in batch:
             outcome = send(claimed)
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -113,8 +120,9 @@ def dispatch_due(
     """Send every due e-mail and webhook delivery; return counts by outcome."""
     mailer = mailer or mailer_for(settings)
     if mailer is None:
-        with write_tx(engine) as conn:
-            held = claims.hold_due_emails(conn, now)
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                held = claims.hold_due_emails(conn, now)
         OUTCOMES.labels("email", "held").inc(held)
         emails = {"held": held} if held else {}
     else:

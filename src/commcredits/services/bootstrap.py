@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from ..config import Settings
 from ..db import settings_store
 from ..db import tokens as token_db
-from ..db.engine import make_engine, normalise_url, read_tx, write_tx
+from ..db.engine import make_engine, normalise_url, read_tx, run_write, unit_of_work
 from ..db.migrate import upgrade
 from ..db.registry import metadata
 from ..db.schema import tokens
@@ -76,8 +76,9 @@ def _resolve_mode(engine: Engine, settings: Settings, *, record: bool) -> bool:
         return recorded == "sandbox"
     sandbox = settings.sandbox or moved  # a database from before modes were recorded
     if record:
-        with write_tx(engine) as conn:
-            settings_store.put(conn, MODE, "sandbox" if sandbox else "production")
+        for tx in unit_of_work(engine):
+            with tx as conn:
+                settings_store.put(conn, MODE, "sandbox" if sandbox else "production")
     return sandbox
 
 
@@ -101,8 +102,9 @@ def reset_sandbox(rt: Runtime) -> None:
     with rt.engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     upgrade(rt.engine)
-    with write_tx(rt.engine) as conn:
-        settings_store.put(conn, MODE, "sandbox")
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            settings_store.put(conn, MODE, "sandbox")
 
 
 def ensure_operator_token(rt: Runtime, *, always_new: bool = False) -> str | None:
@@ -114,7 +116,8 @@ def ensure_operator_token(rt: Runtime, *, always_new: bool = False) -> str | Non
     hashes are stored.
     """
     configured = rt.settings.operator_token
-    with write_tx(rt.engine) as conn:
+
+    def ensure(conn: Connection) -> str | None:
         if configured:
             if not token_db.exists_hash(conn, configured):
                 token_db.issue(conn, kind="operator", now=rt.clock.now(), clear=configured)
@@ -127,8 +130,9 @@ def ensure_operator_token(rt: Runtime, *, always_new: bool = False) -> str | Non
         _, clear = token_db.issue(conn, kind="operator", now=rt.clock.now())
         return clear
 
+    return run_write(rt.engine, ensure)
+
 
 def new_operator_token(rt: Runtime) -> str:
     """A new operator token (the others stay valid), even when one is configured."""
-    with write_tx(rt.engine) as conn:
-        return token_db.issue(conn, kind="operator", now=rt.clock.now())[1]
+    return run_write(rt.engine, lambda conn: token_db.issue(conn, kind="operator", now=rt.clock.now())[1])

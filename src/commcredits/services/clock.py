@@ -41,10 +41,11 @@ class SandboxClock:
     def set(self, instant: datetime) -> None:
         if instant.tzinfo is None:
             raise ValueError("the sandbox clock needs an aware datetime")
-        from ..db.engine import write_tx
+        from ..db.engine import unit_of_work
 
-        with write_tx(self._engine) as conn:
-            settings_store.put(conn, KEY, instant.astimezone(UTC).isoformat())
+        for tx in unit_of_work(self._engine):
+            with tx as conn:
+                settings_store.put(conn, KEY, instant.astimezone(UTC).isoformat())
 
 
 class FixedClock:

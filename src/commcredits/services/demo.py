@@ -19,7 +19,7 @@ from sqlalchemy import Table, select, update
 
 from ..db import tenants as tenant_db
 from ..db import tokens as token_db
-from ..db.engine import read_tx, write_tx
+from ..db.engine import read_tx, unit_of_work
 from ..db.schema import tenants, users
 from ..db.tenants import User
 from .access import tenants as tenant_svc
@@ -94,17 +94,20 @@ def _user(rt: Runtime, tenant_id: str, *, email: str, **fields: Any) -> User:
 
 def _fix_id(rt: Runtime, table: Table, made: str, fixed: str) -> str:
     """Give a row just made (nothing refers to it yet) its fixed demo id."""
-    with write_tx(rt.engine) as conn:
-        conn.execute(update(table).where(table.c.id == made).values(id=fixed))
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            conn.execute(update(table).where(table.c.id == made).values(id=fixed))
     return fixed
 
 
 def _admin_token(rt: Runtime, tenant_id: str) -> DemoSeed:
-    with write_tx(rt.engine) as conn:
-        admin = tenant_db.user_by_email(conn, tenant_id, "admin@contoso.example")
-        assert admin is not None
-        _, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id,
-                                  user_id=admin.id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            admin = tenant_db.user_by_email(conn, tenant_id, "admin@contoso.example")
+            assert admin is not None
+            _, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id,
+                                      user_id=admin.id)
+    assert admin is not None  # the loop ends only after a try that completed
     if not web_auth.has_password(rt, admin.id):  # set once, so a restart keeps the admin logged in
         web_auth.set_password(rt, OPERATOR, tenant_id, admin.id, DEMO_PASSWORD)
     return {"tenant_id": tenant_id, "admin_email": "admin@contoso.example", "admin_token": clear,

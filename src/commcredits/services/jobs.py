@@ -17,7 +17,7 @@ from typing import TypedDict
 
 from ..db import ledger, reservations, tenants
 from ..db import spend_controls as spend_db
-from ..db.engine import read_tx, write_tx
+from ..db.engine import read_tx, unit_of_work
 from ..errors import ValidationError
 from .billing.statements import issue_statements, next_month_start
 from .calls.call_control import expire_reservations
@@ -63,13 +63,14 @@ def sweep_expired(rt: Runtime, now: datetime) -> int:
         if not due:
             return done
         for tenant_id, lot_id in due:
-            with write_tx(rt.engine) as conn:
-                tenant = tenants.lock(conn, tenant_id)
-                assert tenant is not None
-                before = spend_db.last_balance_after(conn, tenant_id)
-                forfeited = forfeit_lot(conn, tenant, lot_id, now) is not None
-                if forfeited:  # an expiry that empties the balance is told like any other
-                    alerts.expiry_crossings(conn, tenant, before, now)
+            for tx in unit_of_work(rt.engine):
+                with tx as conn:
+                    tenant = tenants.lock(conn, tenant_id)
+                    assert tenant is not None
+                    before = spend_db.last_balance_after(conn, tenant_id)
+                    forfeited = forfeit_lot(conn, tenant, lot_id, now) is not None
+                    if forfeited:  # an expiry that empties the balance is told like any other
+                        alerts.expiry_crossings(conn, tenant, before, now)
             if forfeited:
                 done += 1
                 balance_changed(rt, tenant_id)  # after the commit: may fire auto-recharge

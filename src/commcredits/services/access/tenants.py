@@ -11,7 +11,7 @@ import phonenumbers
 from ...db import ledger
 from ...db import tenants as tenant_db
 from ...db import tokens as token_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.rows import new_id
 from ...db.tenants import Tenant, User
 from ...domain.access import (
@@ -111,8 +111,9 @@ def create_tenant(
         rating_key=rating_key or currency, purchase_mitigation=False,
         partner_funded=bool(partner_funded), deficit=0, reserved=0, created_at=rt.clock.now(),
     )
-    with write_tx(rt.engine) as conn:
-        tenant_db.insert_tenant(conn, tenant)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant_db.insert_tenant(conn, tenant)
     return tenant
 
 
@@ -144,12 +145,13 @@ def update_tenant(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str
     for flag in ("purchase_mitigation", "partner_funded"):
         if flag in changes and not isinstance(changes[flag], bool):
             raise ValidationError(f"{flag} must be true or false")
-    with write_tx(rt.engine) as conn:
-        if tenant_db.lock(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        if changes:
-            tenant_db.set_fields(conn, tenant_id, **changes)
-        tenant = tenant_db.get(conn, tenant_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.lock(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            if changes:
+                tenant_db.set_fields(conn, tenant_id, **changes)
+            tenant = tenant_db.get(conn, tenant_id)
     assert tenant is not None
     return tenant
 
@@ -169,13 +171,14 @@ def create_user(
         roles=_roles(roles or []), licenses=check_licenses(licenses or []),
         created_at=rt.clock.now(),
     )
-    with write_tx(rt.engine) as conn:
-        if tenant_db.get(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        if tenant_db.user_by_email(conn, tenant_id, user.email):
-            raise Conflict(f"a user with e-mail {user.email} already exists in this tenant")
-        check_license_capacity(conn, tenant_id, user.licenses, None)
-        tenant_db.insert_user(conn, user)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.get(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            if tenant_db.user_by_email(conn, tenant_id, user.email):
+                raise Conflict(f"a user with e-mail {user.email} already exists in this tenant")
+            check_license_capacity(conn, tenant_id, user.licenses, None)
+            tenant_db.insert_user(conn, user)
     return user
 
 
@@ -224,26 +227,28 @@ def update_user(
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"cannot change {', '.join(sorted(unknown))}")
-    with write_tx(rt.engine) as conn:
-        if tenant_db.lock(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        user = tenant_db.get_user(conn, tenant_id, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} not found")
-        if "roles" in changes:
-            new_roles = _roles(list(changes["roles"]))
-            _check_role_change(who, target_id=user.id, old=user.roles, new=new_roles)
-            _check_last_global_admin(conn, tenant_id, user, new_roles)
-            user = replace(user, roles=new_roles)
-        if "licenses" in changes:
-            user = replace(user, licenses=check_licenses(list(changes["licenses"])))
-            check_license_capacity(conn, tenant_id, user.licenses, user_id)
-        if "usage_location" in changes:
-            user = replace(user, usage_location=check_country(changes["usage_location"], "usage_location"))
-        if "display_name" in changes:
-            _check_may_edit(who, user)
-            user = replace(user, display_name=str(changes["display_name"]).strip())
-        tenant_db.update_user(conn, user)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.lock(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            user = tenant_db.get_user(conn, tenant_id, user_id)
+            if user is None:
+                raise NotFound(f"user {user_id} not found")
+            if "roles" in changes:
+                new_roles = _roles(list(changes["roles"]))
+                _check_role_change(who, target_id=user.id, old=user.roles, new=new_roles)
+                _check_last_global_admin(conn, tenant_id, user, new_roles)
+                user = replace(user, roles=new_roles)
+            if "licenses" in changes:
+                user = replace(user, licenses=check_licenses(list(changes["licenses"])))
+                check_license_capacity(conn, tenant_id, user.licenses, user_id)
+            if "usage_location" in changes:
+                user = replace(user, usage_location=check_country(changes["usage_location"], "usage_location"))
+            if "display_name" in changes:
+                _check_may_edit(who, user)
+                user = replace(user, display_name=str(changes["display_name"]).strip())
+            tenant_db.update_user(conn, user)
+    assert user is not None  # the loop ends only after a try that completed
     return user
 
 
@@ -257,27 +262,30 @@ def list_users(rt: Runtime, who: Principal, tenant_id: str, *, after: str | None
 
 def issue_user_token(rt: Runtime, who: Principal, tenant_id: str, user_id: str) -> IssuedToken:
     require_self_or_operator(who, tenant_id, user_id, "issue a user token")
-    with write_tx(rt.engine) as conn:
-        if tenant_db.get_user(conn, tenant_id, user_id) is None:
-            raise NotFound(f"user {user_id} not found")
-        token, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id, user_id=user_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.get_user(conn, tenant_id, user_id) is None:
+                raise NotFound(f"user {user_id} not found")
+            token, clear = token_db.issue(conn, kind="user", now=rt.clock.now(), tenant_id=tenant_id, user_id=user_id)
     return IssuedToken(token.id, clear, "user", tenant_id, user_id)
 
 
 def issue_switch_token(rt: Runtime, who: Principal, *, tenant_id: str | None) -> IssuedToken:
     require_operator(who)
-    with write_tx(rt.engine) as conn:
-        if tenant_id and tenant_db.get(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        token, clear = token_db.issue(conn, kind="switch", now=rt.clock.now(), tenant_id=tenant_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_id and tenant_db.get(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            token, clear = token_db.issue(conn, kind="switch", now=rt.clock.now(), tenant_id=tenant_id)
     return IssuedToken(token.id, clear, "switch", tenant_id)
 
 
 def revoke_token(rt: Runtime, who: Principal, token_id: str) -> None:
     require_operator(who)
-    with write_tx(rt.engine) as conn:
-        if not token_db.revoke(conn, token_id, rt.clock.now()):
-            raise NotFound(f"token {token_id} not found")
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if not token_db.revoke(conn, token_id, rt.clock.now()):
+                raise NotFound(f"token {token_id} not found")
 
 
 def purchase_status(rt: Runtime, tenant: Tenant) -> PurchaseStatus:

@@ -38,7 +38,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ...db import schema_web as store
 from ...db import tenants as tenant_db
 from ...db import tokens as token_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.rows import new_id
 from ...errors import CommCreditsError, Forbidden, NotFound, Unauthenticated, ValidationError
 from ..runtime import Runtime
@@ -131,11 +131,12 @@ def set_password(rt: Runtime, who: Principal, tenant_id: str, user_id: str, pass
     require_self_or_operator(who, tenant_id, user_id, "set a password")
     check_password_rules(password)
     digest = _hasher.hash(password)
-    with write_tx(rt.engine) as conn:
-        if tenant_db.get_user(conn, tenant_id, user_id) is None:
-            raise NotFound(f"user {user_id} not found")
-        store.save_password(conn, user_id=user_id, tenant_id=tenant_id, password_hash=digest, now=rt.clock.now())
-        store.delete_user_sessions(conn, user_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.get_user(conn, tenant_id, user_id) is None:
+                raise NotFound(f"user {user_id} not found")
+            store.save_password(conn, user_id=user_id, tenant_id=tenant_id, password_hash=digest, now=rt.clock.now())
+            store.delete_user_sessions(conn, user_id)
 
 
 def set_password_by_email(rt: Runtime, who: Principal, tenant_id: str, email: str, password: str) -> str:
@@ -177,10 +178,12 @@ def login(rt: Runtime, *, email: str, password: str, tenant_id: str | None = Non
         throttle.failed(client, account)
         raise LoginFailed("the e-mail address or the password is not right")
     throttle.succeeded(account)
-    with write_tx(rt.engine) as conn:
-        for row in matched:
-            rehash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
-            store.record_login_outcome(conn, row.user_id, failed_attempts=0, locked_until=None, password_hash=rehash)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            for row in matched:
+                rehash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
+                store.record_login_outcome(conn, row.user_id, failed_attempts=0, locked_until=None,
+                                           password_hash=rehash)
     if len(matched) > 1:
         raise TenantRequired("this e-mail address belongs to several organisations: enter the organisation ID")
     return _open(rt, kind="user", tenant_id=matched[0].tenant_id, user_id=matched[0].user_id)
@@ -204,11 +207,12 @@ def _open(
     operator_token_id: str | None = None,
 ) -> str:
     secret, now = secrets.token_urlsafe(32), rt.clock.now()
-    with write_tx(rt.engine) as conn:
-        store.delete_stale_sessions(conn, now=now, idle_before=now - SESSION_IDLE)
-        store.insert_session(conn, session_id=new_id(), token_hash=_hash(secret), kind=kind, tenant_id=tenant_id,
-                             user_id=user_id, operator_token_id=operator_token_id, now=now,
-                             expires_at=now + SESSION_MAX)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            store.delete_stale_sessions(conn, now=now, idle_before=now - SESSION_IDLE)
+            store.insert_session(conn, session_id=new_id(), token_hash=_hash(secret), kind=kind, tenant_id=tenant_id,
+                                 user_id=user_id, operator_token_id=operator_token_id, now=now,
+                                 expires_at=now + SESSION_MAX)
     return secret
 
 
@@ -233,14 +237,16 @@ def resolve(rt: Runtime, secret: str | None) -> WebSession | None:
             who = Principal("user", user.tenant_id, user.id, user.roles)
             session = WebSession(row.id, who, csrf_for(secret), user.display_name, user.email)
     if now - row.last_seen_at >= TOUCH_EVERY:
-        with write_tx(rt.engine) as conn:
-            store.touch_session(conn, row.id, now)
+        for tx in unit_of_work(rt.engine):
+            with tx as conn:
+                store.touch_session(conn, row.id, now)
     return session
 
 
 def logout(rt: Runtime, session: WebSession) -> None:
-    with write_tx(rt.engine) as conn:
-        store.delete_session(conn, session.id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            store.delete_session(conn, session.id)
 
 
 def change_own_password(rt: Runtime, session: WebSession, *, current: str, new: str) -> str:

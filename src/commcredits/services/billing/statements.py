@@ -26,7 +26,7 @@ from sqlalchemy import Connection, func, select
 
 from ...db import ledger, recharge
 from ...db import tenants as tenant_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.rows import new_id
 from ...db.schema import tenants as tenants_table
 from ...db.schema_usage import call_records, statement_items
@@ -86,20 +86,21 @@ def change_billing_mode(rt: Runtime, who: Principal, tenant_id: str, *, mode: st
     if mode != "postpaid":
         raise ValidationError("only a move to post-paid is offered: mode must be 'postpaid'")
     now = rt.clock.now()
-    with write_tx(rt.engine) as conn:
-        tenant = tenant_db.lock(conn, tenant_id)
-        if tenant is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        if tenant.billing_mode != "prepaid":
-            return BillingMode(tenant_id, tenant.billing_mode)
-        settings = recharge.get(conn, tenant_id)
-        if settings is not None and settings.policy.enabled:
-            raise AutoRechargeOn("turn auto-recharge off first, or the balance would refill forever")
-        balance = balance_of(conn, tenant, now)
-        new_mode = "migrating" if balance > 0 else "postpaid"
-        if balance < 0:
-            _carry_deficit(conn, tenant_id, -balance, now)
-        tenant_db.set_fields(conn, tenant_id, billing_mode=new_mode)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant = tenant_db.lock(conn, tenant_id)
+            if tenant is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            if tenant.billing_mode != "prepaid":
+                return BillingMode(tenant_id, tenant.billing_mode)
+            settings = recharge.get(conn, tenant_id)
+            if settings is not None and settings.policy.enabled:
+                raise AutoRechargeOn("turn auto-recharge off first, or the balance would refill forever")
+            balance = balance_of(conn, tenant, now)
+            new_mode = "migrating" if balance > 0 else "postpaid"
+            if balance < 0:
+                _carry_deficit(conn, tenant_id, -balance, now)
+            tenant_db.set_fields(conn, tenant_id, billing_mode=new_mode)
     return BillingMode(tenant_id, new_mode)
 
 
@@ -187,9 +188,10 @@ def issue_statements(rt: Runtime, now: datetime) -> int:
         stmt = statement(rt, OPERATOR, tenant_id, period=previous)
         if not stmt.lines and not stmt.items:
             continue
-        with write_tx(rt.engine) as conn:
-            done = enqueue(conn, tenant_id=tenant_id, event="statement_issued", now=now,
-                           dedupe_key=f"statement:{previous}", payload=_payload(stmt, max_lines=20))
+        for tx in unit_of_work(rt.engine):
+            with tx as conn:
+                done = enqueue(conn, tenant_id=tenant_id, event="statement_issued", now=now,
+                               dedupe_key=f"statement:{previous}", payload=_payload(stmt, max_lines=20))
         told += done is not None
     return told
 

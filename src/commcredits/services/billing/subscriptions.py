@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from ...db import tenants as tenant_db
 from ...db import usage
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.schema import users
 from ...domain.access import VIEW_BILLING
 from ...domain.plans import (
@@ -78,16 +78,17 @@ def set_subscription(rt: Runtime, who: Principal, tenant_id: str, *, product: st
         raise ValidationError(f"product must be one of {', '.join(PRODUCTS)}")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
         raise ValidationError("quantity must be a whole number >= 0")
-    with write_tx(rt.engine) as conn:
-        if tenant_db.lock(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        assigned = assigned_count(conn, tenant_id, product)
-        if license_overflow(product, assigned, quantity):
-            raise Conflict(
-                f"{assigned} users hold {product}; unassign licenses before lowering the quantity to {quantity}"
-            )
-        usage.set_subscription(conn, tenant_id, product, quantity, rt.clock.now())
-        quantities = usage.subscription_quantities(conn, tenant_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.lock(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            assigned = assigned_count(conn, tenant_id, product)
+            if license_overflow(product, assigned, quantity):
+                raise Conflict(
+                    f"{assigned} users hold {product}; unassign licenses before lowering the quantity to {quantity}"
+                )
+            usage.set_subscription(conn, tenant_id, product, quantity, rt.clock.now())
+            quantities = usage.subscription_quantities(conn, tenant_id)
     return Subscriptions(tenant_id, tuple(SubscriptionLine(p, q) for p, q in sorted(quantities.items())))
 
 
@@ -174,6 +175,7 @@ def set_allowance(
         raise ValidationError("country must be an ISO alpha-2 code or '*'")
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
         raise ValidationError("minutes must be a whole number >= 0")
-    with write_tx(rt.engine) as conn:
-        usage.set_allowance(conn, product, kind, country, minutes)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            usage.set_allowance(conn, product, kind, country, minutes)
     return Allowance(product, kind, country, minutes)

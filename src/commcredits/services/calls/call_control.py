@@ -33,7 +33,7 @@ from typing import Any, NotRequired, TypedDict, cast, overload
 
 from ...db import reservations as res_db
 from ...db import tenants as tenant_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...domain.numbers import InvalidNumber, is_emergency, parse_number
 from ..runtime import Runtime
 from ..usage.call_records import CallRecord, Rejected
@@ -188,10 +188,12 @@ def expire_reservations(rt: Runtime, now: datetime) -> int:
     with read_tx(rt.engine) as conn:
         due = res_db.due(conn, now)
     for row in due:
-        with write_tx(rt.engine) as conn:
-            tenant_db.lock(conn, row["tenant_id"])
-            current = res_db.get(conn, row["call_id"])
-            if current and current["status"] == "active" and current["expires_at"] <= now:
-                res_db.release(conn, current, status="expired", now=now)
-                done += 1
+        for tx in unit_of_work(rt.engine):
+            with tx as conn:
+                tenant_db.lock(conn, row["tenant_id"])
+                current = res_db.get(conn, row["call_id"])
+                expired = bool(current and current["status"] == "active" and current["expires_at"] <= now)
+                if current and expired:
+                    res_db.release(conn, current, status="expired", now=now)
+        done += expired  # counted once the release committed (a try may run again)
     return done

@@ -1,18 +1,19 @@
 """The call desk: group commit for real-time call control.
 
-The switch asks before every call and reports every end; each answer must be durable
-before it is given (a hold the switch was told about, a settled charge), and one durable
-commit costs an fsync. The desk is one writer thread per process with one queue:
-requests (`authorize`, `extend`, `end`) wait in the queue, the writer takes everything that
-is waiting (up to `MAX_BATCH`), decides and writes it in ONE transaction through the unit
-of work (`db.engine.write_tx`: the writer gate on SQLite, tenant row locks on PostgreSQL),
-and commits it without waiting for the disk. A second thread, the syncer, then makes every
-batch committed so far durable with one `sync_to_disk` (an fsync of SQLite's write-ahead
-log; on PostgreSQL a commit that waits for the WAL flush, which covers all earlier
-commits) and only then answers their requests. So deciding the next batch overlaps with the
-disk write of the last ones, and under load many calls share one fsync (as TigerBeetle
-batches transfers and PostgreSQL groups commits); alone, a request waits for nothing but
-its own commit and fsync.
+The switch asks before every call and reports every end; each answer must be durable before
+it is given (a hold the switch was told about, a settled charge), and one durable commit
+costs an fsync. The desk is one writer thread per process with one queue: requests
+(`authorize`, `extend`, `end`) wait in the queue, the writer takes everything that is
+waiting (up to `MAX_BATCH`), decides and writes it in ONE transaction, one try of the unit
+of work (`db.engine.write_tx`: the writer gate on SQLite, tenant row locks on PostgreSQL;
+the desk re-runs a batch itself, on a fresh held connection, where `unit_of_work` would
+re-run a use case), and commits it without waiting for the disk. A second thread, the syncer,
+then makes every batch committed so far durable with one `sync_to_disk` (an fsync of
+SQLite's write-ahead log; on PostgreSQL a commit that waits for the WAL flush, which covers
+all earlier commits) and only then answers their requests. So deciding the next batch
+overlaps with the disk write of the last ones, and under load many calls share one fsync
+(as TigerBeetle batches transfers and PostgreSQL groups commits); alone, a request waits
+for nothing but its own commit and fsync.
 
 What a crash can cost: nothing that was answered. An answer is given only after its batch
 committed durably (`synchronous=FULL` on SQLite, `synchronous_commit` on PostgreSQL), so a

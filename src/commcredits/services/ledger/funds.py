@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 
 from ...db import idempotency, ledger, payments, tenants
 from ...db import receipts as receipt_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.payments import Attempt
 from ...db.rows import new_id
 from ...db.tenants import Tenant
@@ -104,31 +104,34 @@ def add_funds(
         raise ValidationError("an Idempotency-Key header is required to add funds")
     scope = f"funds:{tenant_id}"
     req_hash = idempotency.request_hash({"amount": amount, "payment_method_id": payment_method_id})
-    with write_tx(rt.engine) as conn:
-        if tenants.lock(conn, tenant_id) is None:  # serialises requests carrying the same key
-            raise NotFound(f"tenant {tenant_id} not found")
-        stored = _replay(conn, scope, idempotency_key, req_hash)
-        if stored:
-            return _settled(stored)
-        attempt = payments.attempt_by_key(conn, tenant_id, "purchase", idempotency_key)
-        if attempt is None:
-            attempt = _start_attempt(rt, conn, tenant_id, amount, payment_method_id, idempotency_key)
-        pm = payments.method_any(conn, attempt.payment_method_id)
-        tenant = tenants.get(conn, tenant_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenants.lock(conn, tenant_id) is None:  # serialises requests carrying the same key
+                raise NotFound(f"tenant {tenant_id} not found")
+            stored = _replay(conn, scope, idempotency_key, req_hash)
+            if stored:
+                return _settled(stored)
+            attempt = payments.attempt_by_key(conn, tenant_id, "purchase", idempotency_key)
+            if attempt is None:
+                attempt = _start_attempt(rt, conn, tenant_id, amount, payment_method_id, idempotency_key)
+            pm = payments.method_any(conn, attempt.payment_method_id)
+            tenant = tenants.get(conn, tenant_id)
+    assert attempt is not None  # the loop ends only after a try that completed
     if pm is None or tenant is None:
         raise NotFound(f"payment method {payment_method_id} not found")
     result = None if attempt.status != "pending" else \
         _charge_or_pending(rt, attempt, pm.gateway_ref, tenant.currency)
-    with write_tx(rt.engine) as conn:
-        tenant = tenants.lock(conn, tenant_id)
-        assert tenant is not None
-        stored = _replay(conn, scope, idempotency_key, req_hash)
-        if stored:  # a concurrent replay of this key completed it first
-            return _settled(stored)
-        outcome = settle_purchase(conn, rt, tenant, attempt.id, result)
-        status, body = _record(outcome)
-        idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
-                         status_code=status, body=body, now=rt.clock.now())
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant = tenants.lock(conn, tenant_id)
+            assert tenant is not None
+            stored = _replay(conn, scope, idempotency_key, req_hash)
+            if stored:  # a concurrent replay of this key completed it first
+                return _settled(stored)
+            outcome = settle_purchase(conn, rt, tenant, attempt.id, result)
+            status, body = _record(outcome)
+            idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
+                             status_code=status, body=body, now=rt.clock.now())
     return _settled(outcome)  # a decline is raised after its record committed
 
 
@@ -207,10 +210,11 @@ def recover_purchase(rt: Runtime, attempt: Attempt) -> bool:
                                    currency=tenant.currency, idempotency_key=attempt.id)
     except GatewayUnavailable:
         return False
-    with write_tx(rt.engine) as conn:
-        locked = tenants.lock(conn, attempt.tenant_id)
-        assert locked is not None
-        settle_purchase(conn, rt, locked, attempt.id, result)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            locked = tenants.lock(conn, attempt.tenant_id)
+            assert locked is not None
+            settle_purchase(conn, rt, locked, attempt.id, result)
     return True
 
 
@@ -310,32 +314,33 @@ def grant_credit(
     require_operator(who)
     if not reason or not reason.strip():
         raise ValidationError("a grant needs a reason")
-    with write_tx(rt.engine) as conn:
-        tenant = tenants.lock(conn, tenant_id)
-        if tenant is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        micros = parse_amount(amount, tenant.currency, purchase=True)  # the currency's decimals (API.md)
-        if micros <= 0:
-            raise ValidationError("a grant's amount must be positive")
-        now = rt.clock.now()
-        if expires_at.tzinfo is None or expires_at <= now:
-            raise ValidationError("expires_at must be a future instant with a time zone")
-        scope = f"grants:{tenant_id}"
-        req_hash = idempotency.request_hash({"amount": amount, "expires_at": expires_at, "reason": reason})
-        if idempotency_key:
-            stored = _replay(conn, scope, idempotency_key, req_hash)
-            if stored:
-                return _settled(stored)
-        txn_id, lot_id, balance = credit_new_lot(
-            conn, tenant, type_="grant", source_account="grants", lot_source="grant",
-            amount=micros, now=now, expires_at=expires_at, reference=reason.strip(),
-        )
-        credit = Credit(txn_id, lot_id, Money(micros, tenant.currency), Money(balance, tenant.currency), expires_at,
-                        reason=reason.strip())
-        if idempotency_key:
-            status, body = _record(credit)
-            idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
-                             status_code=status, body=body, now=now)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant = tenants.lock(conn, tenant_id)
+            if tenant is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            micros = parse_amount(amount, tenant.currency, purchase=True)  # the currency's decimals (API.md)
+            if micros <= 0:
+                raise ValidationError("a grant's amount must be positive")
+            now = rt.clock.now()
+            if expires_at.tzinfo is None or expires_at <= now:
+                raise ValidationError("expires_at must be a future instant with a time zone")
+            scope = f"grants:{tenant_id}"
+            req_hash = idempotency.request_hash({"amount": amount, "expires_at": expires_at, "reason": reason})
+            if idempotency_key:
+                stored = _replay(conn, scope, idempotency_key, req_hash)
+                if stored:
+                    return _settled(stored)
+            txn_id, lot_id, balance = credit_new_lot(
+                conn, tenant, type_="grant", source_account="grants", lot_source="grant",
+                amount=micros, now=now, expires_at=expires_at, reference=reason.strip(),
+            )
+            credit = Credit(txn_id, lot_id, Money(micros, tenant.currency), Money(balance, tenant.currency), expires_at,
+                            reason=reason.strip())
+            if idempotency_key:
+                status, body = _record(credit)
+                idempotency.save(conn, scope=scope, key=idempotency_key, req_hash=req_hash,
+                                 status_code=status, body=body, now=now)
     return credit
 
 

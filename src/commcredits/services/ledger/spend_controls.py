@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from ...db import spend_controls as db
 from ...db import tenants as tenant_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, run_write, unit_of_work
 from ...db.spend_controls import Change
 from ...db.tenants import Tenant, User
 from ...domain.access import MANAGE_BILLING, VIEW_BILLING
@@ -118,7 +118,8 @@ def _parse(changes: dict[str, Any], currency: str) -> dict[str, Any]:
 def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[str, Any]) -> ControlsView:
     """Change the fields given (the others keep their value); null turns a limit off."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
-    with write_tx(rt.engine) as conn:
+
+    def change(conn: Connection) -> ControlsView:
         tenant = tenant_db.lock(conn, tenant_id)
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} not found")
@@ -136,21 +137,24 @@ def update_controls(rt: Runtime, who: Principal, tenant_id: str, changes: dict[s
             db.save_controls(conn, tenant_id, new, now)
         return _controls_view(conn, tenant, new)
 
+    return run_write(rt.engine, change)
+
 
 def set_user_policy(rt: Runtime, who: Principal, tenant_id: str, user_id: str, policy: str | None) -> str | None:
     """A user's own dial-out policy (None = the tenant's), journaled."""
     require_tenant(who, tenant_id, MANAGE_BILLING)
     if policy is not None and policy not in DIAL_OUT_POLICIES:
         raise ValidationError(f"dial_out_policy: use one of {', '.join(DIAL_OUT_POLICIES)}, or null")
-    with write_tx(rt.engine) as conn:
-        if tenant_db.lock(conn, tenant_id) is None or tenant_db.get_user(conn, tenant_id, user_id) is None:
-            raise NotFound(f"user {user_id} not found")
-        old = db.user_policy(conn, user_id)
-        if old != policy:
-            now = rt.clock.now()
-            db.set_user_policy(conn, tenant_id, user_id, policy, now)
-            db.journal(conn, tenant_id=tenant_id, user_id=user_id, field="dial_out_policy", old=old,
-                       new=policy, by=who_label(conn, who), now=now)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenant_db.lock(conn, tenant_id) is None or tenant_db.get_user(conn, tenant_id, user_id) is None:
+                raise NotFound(f"user {user_id} not found")
+            old = db.user_policy(conn, user_id)
+            if old != policy:
+                now = rt.clock.now()
+                db.set_user_policy(conn, tenant_id, user_id, policy, now)
+                db.journal(conn, tenant_id=tenant_id, user_id=user_id, field="dial_out_policy", old=old,
+                           new=policy, by=who_label(conn, who), now=now)
     return policy
 
 
@@ -269,6 +273,7 @@ def set_limits(rt: Runtime, who: Principal, currency: str, *, minimum: Any, maxi
         limits = PurchaseLimits(*amounts)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
-    with write_tx(rt.engine) as conn:
-        db.save_purchase_limits(conn, code, limits, rt.clock.now())
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            db.save_purchase_limits(conn, code, limits, rt.clock.now())
     return _limits_view(code, limits, True)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from ...db import spend_controls as db
 from ...db import tenants as tenant_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, run_write
 from ...db.tenants import Tenant
 from ...domain.money import format_micros, minor_units
 from ...domain.spend_controls import anomaly, hourly_average
@@ -84,20 +84,22 @@ def check_anomalies(rt: Runtime, now: datetime) -> int:
     hour_ago = now - timedelta(hours=1)
     with read_tx(rt.engine) as conn:
         candidates = db.tenants_with_credit_spend(conn, hour_ago, now)
-    told = 0
-    for tenant_id in candidates:
-        with write_tx(rt.engine) as conn:
-            tenant = tenant_db.get(conn, tenant_id)
-            if tenant is None:
-                continue
-            last_hour = db.credit_spend(conn, tenant_id, hour_ago, now)
-            average = hourly_average(db.credit_spend(conn, tenant_id, hour_ago - timedelta(days=30), hour_ago))
-            minimum = rt.purchase_limits(tenant.currency, conn).minimum
-            if not anomaly(last_hour, average, minimum):
-                continue
-            told += enqueue(conn, tenant_id=tenant_id, event="spend_anomaly", now=now,
-                            dedupe_key=f"spend_anomaly:{now.strftime('%Y-%m-%dT%H')}", payload={
-                                "tenant_name": tenant.name, "currency": tenant.currency,
-                                "last_hour": _money(tenant, last_hour), "hourly_average": _money(tenant, average),
-                                "since": hour_ago.isoformat(), "until": now.isoformat()}) is not None
-    return told
+    return sum(run_write(rt.engine, _tell_anomaly, rt, tenant_id, hour_ago, now) for tenant_id in candidates)
+
+
+def _tell_anomaly(conn: Connection, rt: Runtime, tenant_id: str, hour_ago: datetime, now: datetime) -> bool:
+    """Enqueue `spend_anomaly` for one tenant if its last hour looks like toll fraud (once per
+    clock hour); whether it was enqueued now."""
+    tenant = tenant_db.get(conn, tenant_id)
+    if tenant is None:
+        return False
+    last_hour = db.credit_spend(conn, tenant_id, hour_ago, now)
+    average = hourly_average(db.credit_spend(conn, tenant_id, hour_ago - timedelta(days=30), hour_ago))
+    minimum = rt.purchase_limits(tenant.currency, conn).minimum
+    if not anomaly(last_hour, average, minimum):
+        return False
+    return enqueue(conn, tenant_id=tenant_id, event="spend_anomaly", now=now,
+                   dedupe_key=f"spend_anomaly:{now.strftime('%Y-%m-%dT%H')}", payload={
+                       "tenant_name": tenant.name, "currency": tenant.currency,
+                       "last_hour": _money(tenant, last_hour), "hourly_average": _money(tenant, average),
+                       "since": hour_ago.isoformat(), "until": now.isoformat()}) is not None

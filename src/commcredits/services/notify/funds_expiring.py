@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, literal, select
 
 from ...db import ledger, tenants
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.schema import lots
 from ...db.schema_notify import outbox
 from ...domain.lots import balance
@@ -80,8 +80,10 @@ def remind_expiring_funds(rt: Runtime, now: datetime) -> int:
             return done
         written = 0
         for tenant_id, lot_id in due:
-            with write_tx(rt.engine) as conn:
-                written += _remind(conn, tenant_id, lot_id, now)
+            for tx in unit_of_work(rt.engine):
+                with tx as conn:
+                    reminded = _remind(conn, tenant_id, lot_id, now)
+            written += reminded  # counted once the reminder committed (a try may run again)
         done += written
         if written == 0:  # every due lot changed under us (spent, swept); the next run rescans
             return done

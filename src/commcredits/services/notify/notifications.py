@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ...db import tenants
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.tenants import Tenant
 from ...domain.access import MANAGE_BILLING, VIEW_BILLING
 from ...errors import NotFound, ValidationError
@@ -157,12 +157,13 @@ def register_webhook(rt: Runtime, who: Principal, tenant_id: str, *, url: str, e
         extra = f"; unknown: {', '.join(unknown)}" if unknown else ""
         raise ValidationError(f"events must name one or more of {', '.join(EVENTS)}{extra}")
     secret = webhooks.new_secret()
-    with write_tx(rt.engine) as conn:
-        _tenant(conn, tenant_id)
-        hook = store.insert_webhook(
-            conn, tenant_id=tenant_id, url=url, events=tuple(e for e in EVENTS if e in events), secret=secret,
-            created_by="operator" if who.is_operator else "user", now=rt.clock.now(),
-        )
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            _tenant(conn, tenant_id)
+            hook = store.insert_webhook(
+                conn, tenant_id=tenant_id, url=url, events=tuple(e for e in EVENTS if e in events), secret=secret,
+                created_by="operator" if who.is_operator else "user", now=rt.clock.now(),
+            )
     return NewWebhook(hook, secret)
 
 
@@ -199,7 +200,8 @@ def list_deliveries(
 
 def delete_webhook(rt: Runtime, who: Principal, tenant_id: str, webhook_id: str) -> None:
     require_tenant(who, tenant_id, MANAGE_BILLING)
-    with write_tx(rt.engine) as conn:
-        if store.get_webhook(conn, tenant_id, webhook_id) is None:
-            raise NotFound(f"webhook {webhook_id} not found")
-        store.delete_webhook(conn, webhook_id, rt.clock.now())
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if store.get_webhook(conn, tenant_id, webhook_id) is None:
+                raise NotFound(f"webhook {webhook_id} not found")
+            store.delete_webhook(conn, webhook_id, rt.clock.now())

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from ...db import payments, tenants
 from ...db import recharge as recharge_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.payments import PaymentMethod
 from ...db.rows import new_id
 from ...domain.access import MANAGE_BILLING
@@ -70,12 +70,13 @@ def add_payment_method(
         created_at=rt.clock.now(),
     )
     try:
-        with write_tx(rt.engine) as conn:
-            if tenants.lock(conn, tenant_id) is None:
-                raise NotFound(f"tenant {tenant_id} not found")
-            _refuse_duplicate(conn, pm)
-            payments.insert_method(conn, pm)
-            resumed = _resume(rt, conn, tenant_id, pm.id, updated=False)
+        for tx in unit_of_work(rt.engine):
+            with tx as conn:
+                if tenants.lock(conn, tenant_id) is None:
+                    raise NotFound(f"tenant {tenant_id} not found")
+                _refuse_duplicate(conn, pm)
+                payments.insert_method(conn, pm)
+                resumed = _resume(rt, conn, tenant_id, pm.id, updated=False)
     except DuplicateCard:
         _forget_at_gateway(rt, pm)
         raise
@@ -116,12 +117,13 @@ def update_payment_method(
         rt.gateway.update_card(card_ref=pm.gateway_ref, exp_month=month, exp_year=year)
     except CardRejected as exc:
         raise PaymentFailed(exc.message, code=exc.code) from None
-    with write_tx(rt.engine) as conn:
-        if tenants.lock(conn, tenant_id) is None or \
-                not recharge_db.update_method_expiry(conn, tenant_id, pm_id, month, year):
-            raise NotFound(f"payment method {pm_id} not found")
-        resumed = _resume(rt, conn, tenant_id, pm_id, updated=True)
-        updated = payments.get_method(conn, tenant_id, pm_id)
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenants.lock(conn, tenant_id) is None or \
+                    not recharge_db.update_method_expiry(conn, tenant_id, pm_id, month, year):
+                raise NotFound(f"payment method {pm_id} not found")
+            resumed = _resume(rt, conn, tenant_id, pm_id, updated=True)
+            updated = payments.get_method(conn, tenant_id, pm_id)
     assert updated is not None
     if resumed:
         balance_changed(rt, tenant_id)
@@ -150,15 +152,17 @@ def list_payment_methods(rt: Runtime, who: Principal, tenant_id: str) -> list[Pa
 
 def remove_payment_method(rt: Runtime, who: Principal, tenant_id: str, pm_id: str) -> None:
     require_tenant(who, tenant_id, MANAGE_BILLING)
-    with write_tx(rt.engine) as conn:
-        if tenants.lock(conn, tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        pm = payments.get_method(conn, tenant_id, pm_id)
-        if pm is None:
-            raise NotFound(f"payment method {pm_id} not found")
-        if recharge_db.uses_method(conn, tenant_id, pm_id):
-            raise Conflict("auto-recharge charges this card: choose another card for it or turn it off first")
-        payments.delete_method(conn, tenant_id, pm_id, rt.clock.now())
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if tenants.lock(conn, tenant_id) is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            pm = payments.get_method(conn, tenant_id, pm_id)
+            if pm is None:
+                raise NotFound(f"payment method {pm_id} not found")
+            if recharge_db.uses_method(conn, tenant_id, pm_id):
+                raise Conflict("auto-recharge charges this card: choose another card for it or turn it off first")
+            payments.delete_method(conn, tenant_id, pm_id, rt.clock.now())
+    assert pm is not None  # the loop ends only after a try that completed
     try:
         rt.gateway.remove_card(card_ref=pm.gateway_ref)
     except GatewayUnavailable as exc:  # our copy is gone; the gateway's is unusable without it

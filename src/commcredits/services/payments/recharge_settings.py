@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ...db import payments, tenants
 from ...db import recharge as recharge_db
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.payments import Attempt
 from ...db.tenants import Tenant
 from ...domain.access import MANAGE_BILLING
@@ -73,24 +73,25 @@ def save_settings(
     trigger: Any = None, payment_method_id: str | None = None,
 ) -> RechargeSettings:
     require_tenant(who, tenant_id, MANAGE_BILLING)
-    with write_tx(rt.engine) as conn:
-        tenant = tenants.lock(conn, tenant_id)
-        if tenant is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        previous = recharge_db.get(conn, tenant_id)
-        old = previous.policy if previous else None
-        micros = parse_amount(amount, tenant.currency, purchase=True) if amount is not None else \
-            (old.amount if old else None)
-        trigger_micros = (parse_amount(trigger, tenant.currency, purchase=True, field="trigger")
-                          if trigger is not None else (old.trigger if old else None))
-        pm_id = payment_method_id or (old.payment_method_id if old else None)
-        if micros is None or trigger_micros is None or pm_id is None:
-            if enabled:
-                raise ValidationError("amount, trigger and payment_method_id are required to turn auto-recharge on")
-            return _view(conn, tenant)  # turning off what was never on
-        _check(rt, conn, tenant, micros, trigger_micros, pm_id, enabled=enabled)
-        policy = configure(old, enabled=enabled, amount=micros, trigger=trigger_micros, payment_method_id=pm_id)
-        recharge_db.save_policy(conn, tenant_id, policy, rt.clock.now())
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant = tenants.lock(conn, tenant_id)
+            if tenant is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            previous = recharge_db.get(conn, tenant_id)
+            old = previous.policy if previous else None
+            micros = parse_amount(amount, tenant.currency, purchase=True) if amount is not None else \
+                (old.amount if old else None)
+            trigger_micros = (parse_amount(trigger, tenant.currency, purchase=True, field="trigger")
+                              if trigger is not None else (old.trigger if old else None))
+            pm_id = payment_method_id or (old.payment_method_id if old else None)
+            if micros is None or trigger_micros is None or pm_id is None:
+                if enabled:
+                    raise ValidationError("amount, trigger and payment_method_id are required to turn auto-recharge on")
+                return _view(conn, tenant)  # turning off what was never on
+            _check(rt, conn, tenant, micros, trigger_micros, pm_id, enabled=enabled)
+            policy = configure(old, enabled=enabled, amount=micros, trigger=trigger_micros, payment_method_id=pm_id)
+            recharge_db.save_policy(conn, tenant_id, policy, rt.clock.now())
     balance_changed(rt, tenant_id)
     return settings_view(rt, who, tenant_id)
 

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ...db import rate_decks as db
-from ...db.engine import make_engine, read_tx, write_tx
+from ...db.engine import make_engine, read_tx, unit_of_work
 from ...db.rate_decks import encode_document
 from ...db.schema import tenants as tenants_table
 from ...db.schema_usage import call_records
@@ -265,16 +265,17 @@ def _finish(rt: Runtime, who: Principal, checked: Checked, *, by: str | None,
 
 def _commit(rt: Runtime, who: Principal, checked: Checked, *, by: str | None, stats: dict[str, int]) -> int:
     keys, token, now = checked.rating_keys, checked.token, checked.now
-    with write_tx(rt.engine) as conn:
-        if any(db.heads(conn, lock=True).get(k) != token.get(k) for k in keys):
-            raise Conflict("another import changed these rating keys meanwhile; try again")
-        version = db.insert(
-            conn, name=checked.name, format_=checked.format, currency=checked.currency,
-            rows=checked.rows, rating_keys=keys, now=now, effective_from=checked.effective_from,
-            document=checked.document, mode=checked.mode,
-            imported_by=by or who_label(who), fallback_rating_key=checked.fallback_rating_key,
-            parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": checked.prefixes})
-        db.set_heads(conn, {k: version for k in keys}, now=now, by=by or who_label(who))
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            if any(db.heads(conn, lock=True).get(k) != token.get(k) for k in keys):
+                raise Conflict("another import changed these rating keys meanwhile; try again")
+            version = db.insert(
+                conn, name=checked.name, format_=checked.format, currency=checked.currency,
+                rows=checked.rows, rating_keys=keys, now=now, effective_from=checked.effective_from,
+                document=checked.document, mode=checked.mode,
+                imported_by=by or who_label(who), fallback_rating_key=checked.fallback_rating_key,
+                parents={k: token[k] for k in keys if k in token}, stats={**stats, "prefixes": checked.prefixes})
+            db.set_heads(conn, {k: version for k in keys}, now=now, by=by or who_label(who))
     return version
 
 
@@ -423,10 +424,12 @@ def activate(rt: Runtime, who: Principal, deck_id: int, *, by: str | None = None
     """Put a version back (or forward) in force for its rating keys, at once."""
     require_operator(who)
     now = rt.clock.now()
-    with write_tx(rt.engine) as conn:
-        row = db.get(conn, deck_id)
-        if row is None:
-            raise NotFound(f"rate deck {deck_id} not found")
-        db.set_heads(conn, {k: row.id for k in row.rating_keys}, now=now, by=by or who_label(who))
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            row = db.get(conn, deck_id)
+            if row is None:
+                raise NotFound(f"rate deck {deck_id} not found")
+            db.set_heads(conn, {k: row.id for k in row.rating_keys}, now=now, by=by or who_label(who))
+    assert row is not None  # the loop ends only after a try that completed
     live_index(rt.caches, rt.engine).refresh_now()
     return Activation(row, now)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from ...db import tenants as tenant_db
 from ...db import usage
-from ...db.engine import read_tx, write_tx
+from ...db.engine import read_tx, unit_of_work
 from ...db.schema import tenants as tenants_table
 from ...domain.lots import expiry_for
 from ...domain.money import Money
@@ -76,50 +76,53 @@ def rerate(
 
 def _rerate_tenant(rt: Runtime, index: RatingIndex, tenant_id: str, start: datetime, end: datetime) -> TenantRerate:
     now = rt.clock.now()
-    changed, unrated, net_credits, net_postpaid = 0, 0, 0, 0
-    with write_tx(rt.engine) as conn:
-        tenant = tenant_db.lock(conn, tenant_id)
-        assert tenant is not None
-        records = [
-            r for r in usage.records_between(conn, tenant_id, start, end) if r["category"] and r["funding"] != "free"
-        ]
-        for rec in records:
-            try:
-                new_charge = _price_again(index, tenant.rating_key, tenant.currency, tenant_id, rec)
-            except NoRate:
-                unrated += 1
-                continue
-            diff = new_charge - rec["charge"]
-            if diff == 0:
-                continue
-            changed += 1
-            credits, postpaid = rec["credits_charge"], rec["postpaid_charge"]
-            if postpaid or (not credits and rec["funding"] == "postpaid"):
-                to_postpaid = max(diff, -postpaid)  # never below zero; the rest comes off credits
-                postpaid += to_postpaid
-                net_postpaid += to_postpaid
-                diff -= to_postpaid
-            credits += diff
-            net_credits += diff
-            note = json.dumps({"rerated_at": now.isoformat(), "previous_charge": rec["charge"]})
-            usage.update_record_charge(
-                conn, rec["id"], charge=new_charge, credits=credits, postpaid=postpaid, rating=note
-            )
-        reference = f"re-rating {start.date()}..{end.date()}: {changed} call(s)"
-        if net_credits > 0:
-            debit_usage(conn, tenant, amount=net_credits, now=now, reference=reference)
-        elif net_credits < 0:
-            credit_new_lot(
-                conn,
-                tenant,
-                type_="refund",
-                source_account="revenue",
-                lot_source="refund",
-                amount=-net_credits,
-                now=now,
-                expires_at=expiry_for(now),
-                reference=reference,
-            )
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            changed, unrated, net_credits, net_postpaid = 0, 0, 0, 0  # counted afresh by each try
+            tenant = tenant_db.lock(conn, tenant_id)
+            assert tenant is not None
+            records = [
+                r for r in usage.records_between(conn, tenant_id, start, end)
+                if r["category"] and r["funding"] != "free"
+            ]
+            for rec in records:
+                try:
+                    new_charge = _price_again(index, tenant.rating_key, tenant.currency, tenant_id, rec)
+                except NoRate:
+                    unrated += 1
+                    continue
+                diff = new_charge - rec["charge"]
+                if diff == 0:
+                    continue
+                changed += 1
+                credits, postpaid = rec["credits_charge"], rec["postpaid_charge"]
+                if postpaid or (not credits and rec["funding"] == "postpaid"):
+                    to_postpaid = max(diff, -postpaid)  # never below zero; the rest comes off credits
+                    postpaid += to_postpaid
+                    net_postpaid += to_postpaid
+                    diff -= to_postpaid
+                credits += diff
+                net_credits += diff
+                note = json.dumps({"rerated_at": now.isoformat(), "previous_charge": rec["charge"]})
+                usage.update_record_charge(
+                    conn, rec["id"], charge=new_charge, credits=credits, postpaid=postpaid, rating=note
+                )
+            reference = f"re-rating {start.date()}..{end.date()}: {changed} call(s)"
+            if net_credits > 0:
+                debit_usage(conn, tenant, amount=net_credits, now=now, reference=reference)
+            elif net_credits < 0:
+                credit_new_lot(
+                    conn,
+                    tenant,
+                    type_="refund",
+                    source_account="revenue",
+                    lot_source="refund",
+                    amount=-net_credits,
+                    now=now,
+                    expires_at=expiry_for(now),
+                    reference=reference,
+                )
+    assert tenant is not None  # the loop ends only after a try that completed
     return TenantRerate(tenant_id, len(records), changed, unrated,
                         Money(net_credits, tenant.currency), Money(net_postpaid, tenant.currency))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...db import ledger, tenants
-from ...db.engine import write_tx
+from ...db.engine import unit_of_work
 from ...errors import NotFound, ValidationError
 from ..ledger.ledger_ops import debit_usage
 from ..runtime import Runtime
@@ -30,15 +30,16 @@ def charge_usage(rt: Runtime, tenant_id: str, *, amount: int, reference_id: str)
     if not reference_id:
         raise ValidationError("a usage charge needs a reference id")
     key = f"usage:{reference_id}"
-    with write_tx(rt.engine) as conn:
-        tenant = tenants.lock(conn, tenant_id)
-        if tenant is None:
-            raise NotFound(f"tenant {tenant_id} not found")
-        seen = ledger.transaction_by_key(conn, tenant_id, key)
-        if seen is not None:
-            return Charged(seen.id, -seen.amount, seen.balance_after, True)
-        txn_id, balance = debit_usage(
-            conn, tenant, amount=amount, now=rt.clock.now(), reference=reference_id,
-            idempotency_key=key,
-        )
+    for tx in unit_of_work(rt.engine):
+        with tx as conn:
+            tenant = tenants.lock(conn, tenant_id)
+            if tenant is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            seen = ledger.transaction_by_key(conn, tenant_id, key)
+            if seen is not None:
+                return Charged(seen.id, -seen.amount, seen.balance_after, True)
+            txn_id, balance = debit_usage(
+                conn, tenant, amount=amount, now=rt.clock.now(), reference=reference_id,
+                idempotency_key=key,
+            )
     return Charged(txn_id, amount, balance, False)
