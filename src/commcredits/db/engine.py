@@ -362,8 +362,8 @@ class WriteAttempt:
     the commit, is kept instead of raised while tries remain: the transaction was rolled
     back, its after-commit hooks dropped, and the loop runs the block again."""
 
-    def __init__(self, engine: Engine, number: int, last: bool, durable: bool) -> None:
-        self.engine, self.number, self.last, self.durable = engine, number, last, durable
+    def __init__(self, engine: Engine, last: bool, durable: bool) -> None:
+        self.engine, self.last, self.durable = engine, last, durable
         self.entered = self.done = False
         self.failure: BaseException | None = None
         self._tx: Any = None
@@ -405,7 +405,7 @@ def unit_of_work(engine: Engine, *, attempts: int = 6, durable: bool = True) -> 
     What leaves the database (a card gateway, an e-mail) belongs before the loop or in an
     `after_commit` hook, never inside the block. After the last try the failure is raised."""
     for number in range(attempts):
-        attempt = WriteAttempt(engine, number, number == attempts - 1, durable)
+        attempt = WriteAttempt(engine, number == attempts - 1, durable)
         yield attempt
         if attempt.done:
             return
