@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -86,10 +87,9 @@ def _handle(rt: Runtime, conn: Connection, jobs: Sequence[Job]) -> tuple[list[An
     # the decisions' reads go with the first charging reads (one round trip on PostgreSQL);
     # they see the balances before this batch's charges, which are then taken off in memory
     reads = _AccountReads(batch, locked, jobs, rows)
-    changed = _charge_records(batch, jobs, results, locked, reads.send)
-    changed += _settle(batch, jobs, results, rows, locked, reads.send)
-    reads.send()  # nothing was charged: the reads go on their own (if not sent yet)
-    reads.finish()
+    changed = _charge_records(batch, jobs, results, locked, reads)
+    changed += _settle(batch, jobs, results, rows, locked, reads)
+    reads.finish()  # the reads go on their own if nothing was charged
     answered: dict[str, CallAnswer] = {}
     for i, job in enumerate(jobs):
         if results[i] is not None or job.kind in ("end", "records"):
@@ -164,91 +164,130 @@ def _tenant_of(job: Job, principal: tuple[str, str | None] | None, rows: dict[st
 
 
 class _AccountReads:
-    """The decisions' reads of a batch that authorizes or extends: `send` them once, with
-    whichever charging round trip comes first; `finish` reads them into `batch.accounts`."""
+    """The reads of the batch's accounts, shared by charging and the decisions: sent once,
+    with whichever charging round trip comes first (`send`, charging's `also`), or alone.
+    `known` gives charging its part; `finish` fills `batch.accounts`, `batch.people` and
+    `batch.policies` once the batch's charges and releases are known."""
 
     def __init__(self, batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
                  rows: dict[str, dict[str, Any]]) -> None:
-        self.args = (batch, locked, jobs, rows)
-        self.wanted = any(job.kind in ("authorize", "extend") for job in jobs)
-        self.read: Callable[[], None] | None = None
+        self.batch, self.locked = batch, locked
+        self.holders = _holders(jobs, rows)
+        self.fetch: Callable[[], _Accounts] | None = None
+        self.got: _Accounts | None = None
 
     def send(self) -> None:
-        if self.wanted and self.read is None:
-            self.read = _send_account_reads(*self.args)
+        if self.fetch is None:
+            self.fetch = _send_account_reads(self.batch, self.locked, self.holders)
+
+    def read(self) -> _Accounts:
+        if self.got is None:
+            self.send()
+            assert self.fetch is not None
+            self.got = self.fetch()
+        return self.got
+
+    def known(self) -> charging.Known:
+        return self.read().known
 
     def finish(self) -> None:
-        if self.read is not None:
-            self.read()
+        """Each tenant's account: the balance read, lowered by the credits this batch charged
+        it and freed of the holds it released."""
+        got, batch = self.read(), self.batch
+        for tid, t in self.locked.items():
+            deficit, reserved, total = got.figures[tid]
+            available = int(total) - int(deficit) - int(reserved)
+            batch.accounts[tid] = Account(
+                t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
+                available=available - batch.credits.get(tid, 0) + batch.released.get(tid, 0),
+                products=frozenset(p for p, q in got.known.quantities.get(tid, {}).items() if q > 0))
+            if tid in got.controls:
+                batch.accounts[tid].controls = got.controls[tid]
+        batch.people = dict(got.known.people)
+        for own in got.known.controls[2].values():
+            batch.policies.update(own)
 
 
-def _send_account_reads(batch: Batch, locked: dict[str, Tenant], jobs: Sequence[Job],
-                        rows: dict[str, dict[str, Any]]) -> Callable[[], None]:
-    """Send the reads of balances, products and holders for authorize and extend; the
-    function returned reads them into `batch.accounts`, once this batch's charges and
-    releases are known (`batch.credits`, `batch.released`): the balances read are those
-    before them, and each tenant's is lowered by the credits it was charged and freed of
-    the holds released."""
-    wanted = {t for t in locked}
-    if not wanted:
-        return lambda: None
-    conn, raw = batch.conn, Raw.of(batch.conn)
+def _holders(jobs: Sequence[Job], rows: dict[str, dict[str, Any]]) -> set[str]:
+    """The users the batch's requests name: the holders of new and extended calls, and the
+    users and organizers of the calls and records it charges."""
     holders: set[str] = set()
     for job in jobs:
         req = job.request
-        if isinstance(req, EndRequest | RecordsRequest):
+        if isinstance(req, RecordsRequest):
+            holders.update(u for r in req.records if isinstance(r, CallRecord)
+                           for u in (r.user_id, r.organizer_id) if u)
             continue
-        source = req if isinstance(req, AuthorizeRequest) else rows.get(req.call_id)
-        if source is None:
+        if isinstance(req, AuthorizeRequest):
+            holders.update(u for u in (req.user_id, req.organizer_id) if u)
             continue
-        get = (lambda k, s=source: getattr(s, k)) if isinstance(source, AuthorizeRequest) else source.get
-        holder = get("organizer_id") if get("call_type") == "conf_out" else get("user_id")
-        if holder:
-            holders.add(holder)
+        row = rows.get(req.call_id)
+        if row is not None:
+            holders.update(u for u in (row["user_id"], row["organizer_id"]) if u)
+    return holders
+
+
+@dataclass
+class _Accounts:
+    """The account reads of a batch: (deficit, reserved, usable lots) per tenant, the spend
+    controls of those that have them, and charging's `Known`."""
+
+    figures: dict[str, tuple[int, int, int]]
+    controls: dict[str, SpendControls]
+    known: charging.Known
+
+
+def _send_account_reads(batch: Batch, locked: dict[str, Tenant], holders: set[str]) -> Callable[[], _Accounts]:
+    """Send the reads of the batch's tenants (balances before this batch, spend controls,
+    auto-recharge settings, subscriptions) and of the users it names (with their own
+    dial-out policies); the function returned reads them. Every figure is the state before
+    this batch's charges."""
+    conn, raw = batch.conn, Raw.of(batch.conn)
+    wanted = sorted(locked)
     with raw.gather():  # one round trip on PostgreSQL, with the settlements' writes before it
-        # balances with spend controls, and the holders with their own dial-out policies
         figures_later = [raw.later(
             "SELECT t.id, t.deficit, t.reserved, (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l "
-            "WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?), s.tenant_id, "
+            "WHERE l.tenant_id = t.id AND l.remaining > 0 AND l.expires_at > ?), "
+            "(SELECT 1 FROM auto_recharge a WHERE a.tenant_id = t.id), s.tenant_id, "
             f"{', '.join('s.' + n for n in _CONTROLS)} FROM tenants t "
             f"LEFT JOIN spend_controls s ON s.tenant_id = t.id WHERE {cond}", [raw.instant(batch.now), *params])
             for cond, params in raw.conditions("t.id", wanted)]
-        products_later = usage.subscriptions_of_tenants_later(conn, sorted(wanted))
+        products_later = usage.subscriptions_of_tenants_later(conn, wanted)
         people_later = [raw.later(
             "SELECT u.id, u.tenant_id, u.usage_location, u.licenses, p.user_id, p.dial_out_policy FROM users u "
             f"LEFT JOIN user_dial_out_policies p ON p.user_id = u.id WHERE {cond}", params)
             for cond, params in raw.conditions("u.id", holders)]
 
-    def finish() -> None:
+    def read() -> _Accounts:
         figures: dict[str, tuple[int, int, int]] = {}
         controls: dict[str, SpendControls] = {}
+        recharging: set[str] = set()
+        thresholds: dict[str, int | None] = {}
+        tenant_policies: dict[str, str] = {}
         for fetch in figures_later:
-            for tid, deficit, reserved, total, has_controls, *values in fetch():
+            for tid, deficit, reserved, total, recharges, has_controls, *values in fetch():
                 figures[tid] = (deficit, reserved, total)
+                if recharges is not None:
+                    recharging.add(tid)
                 if has_controls is not None:
-                    controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
-        products = products_later()
-        for tid in wanted:
-            t = locked[tid]
-            deficit, reserved, total = figures[tid]
-            available = int(total) - int(deficit) - int(reserved)
-            batch.accounts[tid] = Account(
-                t, TenantTerms(t.id, t.country, t.currency, t.rating_key, t.billing_mode),
-                available=available - batch.credits.get(tid, 0) + batch.released.get(tid, 0),
-                products=frozenset(p for p, q in products.get(tid, {}).items() if q > 0))
-            if tid in controls:
-                batch.accounts[tid].controls = controls[tid]
-        batch.people = {}
+                    kept = controls[tid] = SpendControls(**dict(zip(_CONTROLS, values, strict=True)))
+                    threshold = kept.low_balance_threshold
+                    thresholds[tid] = None if threshold is None else int(threshold)
+                    tenant_policies[tid] = kept.dial_out_policy
+        people: dict[str, tuple[str, str, frozenset[str]]] = {}
+        own: dict[str, dict[str, str]] = defaultdict(dict)
         parsed: dict[str, frozenset[str]] = {}  # few distinct license sets: parse each once
         for fetch in people_later:
             for uid, tid, location, licenses, has_policy, policy in fetch():
                 held = parsed.get(licenses)
                 if held is None:
                     held = parsed[licenses] = frozenset(json.loads(licenses))
-                batch.people[uid] = (tid, location, held)
+                people[uid] = (tid, location, held)
                 if has_policy is not None:
-                    batch.policies[uid] = policy
-    return finish
+                    own[tid][uid] = policy
+        known = charging.Known(people, products_later(), (thresholds, tenant_policies, own), frozenset(recharging))
+        return _Accounts(figures, controls, known)
+    return read
 
 
 _CONTROLS = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limit", "low_balance_threshold",
@@ -259,7 +298,7 @@ _CONTROLS = ("dial_out_policy", "daily_limit", "monthly_limit", "user_daily_limi
 
 
 def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locked: dict[str, Tenant],
-                    also: Callable[[], None]) -> list[str]:
+                    reads: _AccountReads) -> list[str]:
     """Charge the call records of every `records` request of the batch in one pass of the
     charging core (a record repeated across requests is charged once, then a duplicate)."""
     spans: list[tuple[int, int, int]] = []  # job index, first outcome, end
@@ -283,7 +322,8 @@ def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locke
     if not spans:
         return []
     recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now,
-                                  locked=locked, also=also, credits=batch.credits) if by_tenant else []
+                                  locked=locked, also=reads.send, known=reads.known, credits=batch.credits) \
+        if by_tenant else []
     for i, start, end in spans:
         results[i] = outcomes[start:end]
     return recharge
@@ -291,7 +331,7 @@ def _charge_records(batch: Batch, jobs: Sequence[Job], results: list[Any], locke
 
 
 def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[str, dict[str, Any]],
-            locked: dict[str, Tenant], also: Callable[[], None]) -> list[str]:
+            locked: dict[str, Tenant], reads: _AccountReads) -> list[str]:
     """Charge and release every `end` of the batch; return the tenants due a recharge check."""
     first: dict[str, int] = {}  # call id -> index of the end that settles it in this batch
     records: list[tuple[int, CallRecord]] = []
@@ -316,7 +356,8 @@ def _settle(batch: Batch, jobs: Sequence[Job], results: list[Any], rows: dict[st
             by_tenant[rec.tenant_id].append((n, rec))
         outcomes: list[charging.Outcome] = [charging.NOT_YET] * len(records)
         recharge = charging.charge_in(batch.conn, batch.index, by_tenant, outcomes, batch.now, settlements=True,
-                                      locked=locked, also=also, credits=batch.credits)
+                                      locked=locked, also=reads.send, known=reads.known,
+                                      credits=batch.credits)
         for (i, _), body in zip(records, _release(batch, records, outcomes, rows, locked), strict=True):
             results[i] = body
     for i, job in enumerate(jobs):  # repeated ends, in this batch or after an earlier one

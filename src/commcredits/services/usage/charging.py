@@ -196,9 +196,24 @@ def _reject(record_id: str, code: str, detail: str) -> Outcome:
     return Outcome(record_id, "rejected", error={"code": code, "detail": detail})
 
 
+@dataclass(frozen=True)
+class Known:
+    """What a caller has read already about the batch's tenants, so that charging does not
+    read it again (the call desk reads its tenants' accounts once, for its settlements, its
+    call records and its decisions): the users among the records' holders (id -> tenant id,
+    usage location, licenses), each tenant's subscriptions, its spend settings, and which of
+    the tenants have auto-recharge settings."""
+
+    people: Mapping[str, tuple[str, str, frozenset[str]]]
+    quantities: Mapping[str, dict[str, int]]
+    controls: usage.SpendSettings
+    recharging: frozenset[str]
+
+
 def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: list[Outcome],
               now: datetime, *, settlements: bool = False, locked: Mapping[str, Tenant] | None = None,
-              also: Callable[[], None] | None = None, credits: dict[str, int] | None = None) -> list[str]:
+              also: Callable[[], None] | None = None, credits: dict[str, int] | None = None,
+              known: Callable[[], Known] | None = None) -> list[str]:
     """Decide and write the whole batch inside the caller's transaction (call records, or the
     call desk's settlements); fill `outcomes`; return the tenants due an auto-recharge check.
 
@@ -207,13 +222,13 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     tenants the caller has locked in this transaction already (the call desk). `also` sends
     the caller's own reads with these (one round trip on PostgreSQL); they see the state
     before this charge. `credits` gets, per tenant, the credits charged here: what the
-    tenant's balance went down by (its usage entry draws exactly that from lots or deficit)."""
+    tenant's balance went down by (its usage entry draws exactly that from lots or deficit).
+    `known` gives what the caller read already (`Known`), called once `also` has been sent;
+    it must cover every tenant of `by_tenant` and every user the records name."""
     found = {t: locked[t] for t in by_tenant if t in locked} if locked is not None else \
         usage.lock_tenants(conn, by_tenant)
     records = [r for items in by_tenant.values() for _, r in items]
     ids = [tid for tid in by_tenant if tid in found]
-    policy_holders = [h for tid in ids for _, r in by_tenant[tid]
-                      if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
     raw = Raw.of(conn)
     months = {tid: _LocalMonth(ZoneInfo(found[tid].timezone)) for tid in ids}
     pools_later: _PoolsLater | None = None
@@ -222,20 +237,18 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
             periods = {months[tid](r.started_at) for tid in ids for _, r in by_tenant[tid]}
             pools_later = (usage.pool_used_of_tenants_later(conn, ids, periods),
                            usage.license_holders_of_tenants_later(conn, ids), usage.allowances_later(conn))
-        people_later = usage.users_by_id_later(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
-        quantities_later = usage.subscriptions_of_tenants_later(conn, ids)
+        read = _known_later(conn, records, ids) if known is None else known
         lots_later = ledger.usable_lots_of_tenants_later(conn, ids)
-        controls_later = usage.spend_settings_later(conn, ids, policy_holders)
         stored_later = usage.existing_records_later(conn, [r.id for r in records])
-        recharging_later = usage.tenants_with_auto_recharge_later(conn, ids)
         txn_ids_later = ledger.transaction_ids_later(conn, len(ids))  # one per tenant at most
         if also is not None:
             also()
-    people = people_later()
+    have = read()
+    people = have.people
     pools: _Pools | None = None
     if pools_later is not None:
         pools = (pools_later[0](), pools_later[1](), pools_later[2]())
-    books = _load(conn, found, by_tenant, now, people, ids, quantities_later(), lots_later(), controls_later(),
+    books = _load(conn, found, by_tenant, now, people, ids, have.quantities, lots_later(), have.controls,
                   months, pools)
     stored = stored_later()
     seen: dict[str, tuple[str, Outcome]] = {}
@@ -249,8 +262,17 @@ def charge_in(conn: Connection, index: RatingIndex, by_tenant: Items, outcomes: 
     if credits is not None:
         for book in books.values():
             credits[book.tenant.id] = credits.get(book.tenant.id, 0) + book.credits
-    with_recharge = recharging_later()
-    return [b.tenant.id for b in books.values() if b.credits > 0 and b.tenant.id in with_recharge]
+    return [b.tenant.id for b in books.values() if b.credits > 0 and b.tenant.id in have.recharging]
+
+
+def _known_later(conn: Connection, records: list[CallRecord], ids: list[str]) -> Callable[[], Known]:
+    """Read what `Known` holds for these records and tenants (send now, read later)."""
+    holders = [h for r in records if (h := r.organizer_id if r.call_type == "conf_out" else r.user_id)]
+    people = usage.users_by_id_later(conn, {u for r in records for u in (r.user_id, r.organizer_id) if u})
+    quantities = usage.subscriptions_of_tenants_later(conn, ids)
+    controls = usage.spend_settings_later(conn, ids, holders)
+    recharging = usage.tenants_with_auto_recharge_later(conn, ids)
+    return lambda: Known(people(), quantities(), controls(), frozenset(recharging()))
 
 
 def _load(conn: Connection, found: Mapping[str, Tenant], by_tenant: Items, now: datetime,
@@ -300,7 +322,7 @@ def _may_draw_pools(owned: Mapping[str, int], items: list[tuple[int, CallRecord]
 
 
 def _charge_one(index: RatingIndex, book: _Book, rec: CallRecord, stored: dict[str, dict[str, Any]],
-                seen: dict[str, tuple[str, Outcome]], people: dict[str, tuple[str, str, frozenset[str]]],
+                seen: dict[str, tuple[str, Outcome]], people: Mapping[str, tuple[str, str, frozenset[str]]],
                 now: datetime | None) -> Outcome:
     tenant = book.tenant
     record_id = rec.id
