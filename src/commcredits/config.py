@@ -53,6 +53,10 @@ class Settings:
     seller_address: str = ""  # one line; "\n" or " | " separate lines on the receipt
     seller_tax_id: str = ""  # e.g. a VAT number, printed on receipts
     call_desk: str = "thread"  # "process": the HTTP API's call desk runs in a process of its own
+    # who makes the desk's committed batches durable: "writer" (itself, then answers), "syncer"
+    # (a second thread, while the writer decides the next batch), "auto" (the writer while a
+    # sync takes under a millisecond, the syncer otherwise; docs/performance.md)
+    call_desk_sync: str = "auto"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,4 +82,5 @@ class Settings:
             seller_address=os.environ.get("COMMCREDITS_SELLER_ADDRESS", ""),
             seller_tax_id=os.environ.get("COMMCREDITS_SELLER_TAX_ID", ""),
             call_desk=_choice("COMMCREDITS_CALL_DESK", "process", ("process", "thread")),
+            call_desk_sync=_choice("COMMCREDITS_CALL_DESK_SYNC", "auto", ("auto", "writer", "syncer")),
         )

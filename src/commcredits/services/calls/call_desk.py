@@ -7,17 +7,24 @@ costs an fsync. The desk is one writer thread per process with one queue: reques
 waiting (up to `MAX_BATCH`), decides and writes it in ONE transaction, one try of the unit
 of work (`db.engine.write_tx`: the writer gate on SQLite, tenant row locks on PostgreSQL;
 the desk re-runs a batch itself, on a fresh held connection, where `unit_of_work` would
-re-run a use case), and commits it without waiting for the disk. A second thread, the syncer,
-then makes every batch committed so far durable with one `sync_to_disk` (an fsync of
-SQLite's write-ahead log; on PostgreSQL a commit that waits for the WAL flush, which covers
-all earlier commits) and only then answers their requests. So deciding the next batch
-overlaps with the disk write of the last ones, and under load many calls share one fsync
-(as TigerBeetle batches transfers and PostgreSQL groups commits); alone, a request waits
-for nothing but its own commit and fsync.
+re-run a use case), and commits it without waiting for the disk. Then one `sync_to_disk`
+(an fsync of SQLite's write-ahead log; on PostgreSQL a commit that waits for the WAL flush,
+which covers all earlier commits) makes it durable, and only then are its requests
+answered. Under load many calls share one fsync (as TigerBeetle batches transfers and
+PostgreSQL groups commits); alone, a request waits for nothing but its own commit and fsync.
+
+Who syncs (`Settings.call_desk_sync`): the writer itself, which then answers, or a second
+thread, the syncer, which syncs every batch committed so far and answers them while the
+writer decides the next batch. Handing a batch over costs more than a fast disk's fsync
+(the two threads take turns on Python's interpreter lock): with fsyncs of 0.2-0.5 ms the
+writer syncing itself answered 11-15 % more calls at 10 callers; with fsyncs 2 ms slower the
+syncer answered 30 % more (docs/performance.md). `auto`, the default, times every sync and
+lets the writer sync while they take under `WRITER_SYNCS_BELOW_S` on average, the syncer
+otherwise. Either way an answer follows a sync that began after its batch committed.
 
 What a crash can cost: nothing that was answered. An answer is given only after its batch
-committed durably (`synchronous=FULL` on SQLite, `synchronous_commit` on PostgreSQL), so a
-hold the switch knows of is stored, and a settlement it was told of is charged. Requests
+was committed and synced to disk, so a hold the switch knows of is stored, and a
+settlement it was told of is charged. Requests
 waiting or in the batch when the process dies get no answer; the switch retries them, and
 authorize, extend and end are idempotent on the call id.
 
@@ -38,8 +45,8 @@ export) pauses between its small steps (`priority.give_way`): a scheduling hint,
 
 A server process (`commcredits serve`) runs its desk in a process of its own
 (`desk_process.py`): there the writer takes its requests from a socket (`take`) instead of
-the queue, and the syncer sends each durable group's answers back in one message
-(`publish`) instead of setting futures. Everything else here is the same.
+the queue, and the thread that synced sends each durable group's answers back in one
+message (`publish`) instead of setting futures. Everything else here is the same.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from .priority import call_control_began, call_control_ended
 
 MAX_BATCH = 128
 IDLE_S = 2.0  # the writer and the syncer let their connections go after this long without work
+WRITER_SYNCS_BELOW_S = 0.001  # `auto`: the writer syncs while a sync takes less than this on average
 log = logging.getLogger("commcredits.call_desk")
 
 
@@ -110,6 +118,9 @@ class CallDesk:
         # checkout, ping or SET per batch
         self.conn: Connection | None = None
         self.sync_conn: Connection | None = None
+        self.writer_sync_conn: Connection | None = None  # the writer's own, when it syncs (PostgreSQL)
+        self.sync_mode = rt.settings.call_desk_sync
+        self.sync_s = 0.0  # how long a sync took lately (moving average), whichever thread ran it
         self.writer = threading.Thread(target=self._run, name="commcredits-call-desk", daemon=True)
         self.syncer = threading.Thread(target=self._sync, name="commcredits-call-desk-sync", daemon=True)
         self.writer.start()
@@ -127,9 +138,9 @@ class CallDesk:
         self.committed.put(None)
         self.syncer.join(timeout=10)
         self.hooks.shutdown(wait=True)
-        _drop(self.conn)
-        _drop(self.sync_conn)
-        self.conn = self.sync_conn = None
+        for held in (self.conn, self.sync_conn, self.writer_sync_conn):
+            _drop(held)
+        self.conn = self.sync_conn = self.writer_sync_conn = None
 
     def _run(self) -> None:
         if self.take is not None:
@@ -139,8 +150,7 @@ class CallDesk:
             try:
                 first = self.jobs.get(timeout=IDLE_S)
             except queue.Empty:
-                _drop(self.conn)
-                self.conn = None
+                self._let_go()
                 first = self.jobs.get()
             if first is None:
                 return
@@ -167,8 +177,7 @@ class CallDesk:
             if batch is None:
                 return
             if not batch:  # idle
-                _drop(self.conn)
-                self.conn = None
+                self._let_go()
                 continue
             self._process(batch)
 
@@ -182,7 +191,43 @@ class CallDesk:
                     self._process([job])
                 return
             results, tenants = [exc], []
-        self.committed.put(_Done(batch, results, tenants))
+        done = _Done(batch, results, tenants)
+        if self.sync_mode == "writer" or (self.sync_mode == "auto" and self.sync_s < WRITER_SYNCS_BELOW_S):
+            self._answer(done, self._make_durable([done], by_writer=True))
+        else:
+            self.committed.put(done)
+
+    def _let_go(self) -> None:
+        """The writer's connections, after IDLE_S without work."""
+        _drop(self.conn)
+        _drop(self.writer_sync_conn)
+        self.conn = self.writer_sync_conn = None
+
+    def _make_durable(self, done: list[_Done], *, by_writer: bool) -> Exception | None:
+        """Sync every commit so far, on the calling thread's own connection, if any of `done`
+        wrote; None, or the failure (durability unknown: the switch retries, idempotently)."""
+        if all(isinstance(r, BaseException) for d in done for r in d.results):
+            return None
+        conn = self.writer_sync_conn if by_writer else self.sync_conn
+        try:
+            if conn is None:
+                conn = sync_connection(self.rt.engine)
+                if by_writer:
+                    self.writer_sync_conn = conn
+                else:
+                    self.sync_conn = conn
+            began = time.perf_counter()
+            sync_to_disk(self.rt.engine, conn)
+            self.sync_s += 0.2 * (time.perf_counter() - began - self.sync_s)
+            return None
+        except Exception as exc:
+            log.exception("could not make call-control commits durable")
+            _drop(conn)
+            if by_writer:
+                self.writer_sync_conn = None
+            else:
+                self.sync_conn = None
+            return exc
 
     def _sync(self) -> None:
         """Make committed batches durable, many per fsync, then answer them (in commit order)."""
@@ -205,17 +250,7 @@ class CallDesk:
                     self.committed.put(None)
                     break
                 done.append(more)
-            failure: Exception | None = None
-            if any(not isinstance(r, BaseException) for d in done for r in d.results):
-                try:
-                    if self.sync_conn is None:
-                        self.sync_conn = sync_connection(self.rt.engine)
-                    sync_to_disk(self.rt.engine, self.sync_conn)
-                except Exception as exc:  # durability unknown: the switch retries (idempotent)
-                    log.exception("could not make call-control commits durable")
-                    failure = exc
-                    _drop(self.sync_conn)
-                    self.sync_conn = None
+            failure = self._make_durable(done, by_writer=False)
             for d in done:
                 self._answer(d, failure)
 
