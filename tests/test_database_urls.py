@@ -45,6 +45,7 @@ def test_urls_we_can_use_pass_and_passwords_are_masked() -> None:
 
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("COMMCREDITS_CALL_DESK", "bogus", "COMMCREDITS_CALL_DESK must be one of process, thread, not 'bogus'"),
+    ("COMMCREDITS_CALL_DESK_SYNC", "later", "COMMCREDITS_CALL_DESK_SYNC must be one of auto, writer, syncer, not 'later'"),
     ("COMMCREDITS_CALL_CHUNK_SECONDS", "5min", "COMMCREDITS_CALL_CHUNK_SECONDS must be a whole number, not '5min'"),
 ])
 def test_a_setting_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, name: str, value: str,  # type: ignore[no-untyped-def]
