@@ -136,3 +136,25 @@ def test_a_real_deadlock_is_re_run_and_both_use_cases_complete(engine: Engine) -
     with engine.connect() as conn:
         values = {settings_store.get(conn, "uow-a"), settings_store.get(conn, "uow-b")}
     assert values in ({"ab"}, {"ba"})  # each use case wrote both rows exactly once, one after the other
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_begin_refused_by_a_busy_database_is_re_run(engine: Engine) -> None:
+    """The BEGIN IMMEDIATE that another process's write transaction refuses is raised as the
+    driver error SQLAlchemy would raise, which the unit of work re-runs once the database is free."""
+    from commcredits.db.engine import retryable
+
+    holder = sqlite3.connect(str(engine.url.database), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        with engine.connect() as conn:
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="database is locked") as refused:
+                conn.begin()
+            assert retryable(refused.value)
+            assert not conn.in_transaction()
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout=10000")  # type: ignore[union-attr]
+        threading.Timer(0.05, lambda: holder.execute("ROLLBACK")).start()
+        assert run_write(engine, lambda c: settings_store.put(c, "k", "v") or "written") == "written"
+    finally:
+        holder.close()
