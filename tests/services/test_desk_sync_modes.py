@@ -91,7 +91,9 @@ def test_every_answer_follows_a_sync_begun_after_its_commit(rt: Any, mode: str,
     assert syncers == expected
 
 
-def test_auto_hands_batches_to_the_syncer_once_syncs_turn_slow(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_hands_batches_to_the_syncer_once_syncs_turn_slow(rt: Any, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="commcredits.call_desk")
     rec = Recorder()
     desk = _desk(rt, "auto", rec, monkeypatch)
     try:
@@ -109,6 +111,9 @@ def test_auto_hands_batches_to_the_syncer_once_syncs_turn_slow(rt: Any, monkeypa
     assert syncs[:5] == ["commcredits-call-desk"] * 5
     assert "commcredits-call-desk-sync" in syncs[5:15]  # slow: handed over
     assert syncs[-5:] == ["commcredits-call-desk"] * 5  # fast again: the writer syncs
+    told = [r.getMessage() for r in caplog.records if r.name == "commcredits.call_desk"]
+    assert any(m.endswith("the syncer thread makes batches durable") for m in told), told  # each change is logged
+    assert told[-1].endswith("the writer makes batches durable"), told
 
 
 @pytest.mark.parametrize("mode", ["writer", "syncer"])

@@ -121,6 +121,7 @@ class CallDesk:
         self.writer_sync_conn: Connection | None = None  # the writer's own, when it syncs (PostgreSQL)
         self.sync_mode = rt.settings.call_desk_sync
         self.sync_s = 0.0  # how long a sync took lately (moving average), whichever thread ran it
+        self.writer_synced = True  # who synced the last batch (a change is logged)
         self.writer = threading.Thread(target=self._run, name="commcredits-call-desk", daemon=True)
         self.syncer = threading.Thread(target=self._sync, name="commcredits-call-desk-sync", daemon=True)
         self.writer.start()
@@ -192,7 +193,12 @@ class CallDesk:
                 return
             results, tenants = [exc], []
         done = _Done(batch, results, tenants)
-        if self.sync_mode == "writer" or (self.sync_mode == "auto" and self.sync_s < WRITER_SYNCS_BELOW_S):
+        by_writer = self.sync_mode == "writer" or (self.sync_mode == "auto" and self.sync_s < WRITER_SYNCS_BELOW_S)
+        if by_writer != self.writer_synced:
+            self.writer_synced = by_writer
+            log.info("call desk: a sync takes %.2f ms on average; the %s makes batches durable",
+                     self.sync_s * 1000, "writer" if by_writer else "syncer thread")
+        if by_writer:
             self._answer(done, self._make_durable([done], by_writer=True))
         else:
             self.committed.put(done)
