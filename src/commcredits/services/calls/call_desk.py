@@ -18,9 +18,10 @@ thread, the syncer, which syncs every batch committed so far and answers them wh
 writer decides the next batch. Handing a batch over costs more than a fast disk's fsync
 (the two threads take turns on Python's interpreter lock): with fsyncs of 0.2-0.5 ms the
 writer syncing itself answered 18 % more calls at 10 callers on SQLite and 8 % more on
-PostgreSQL; with fsyncs 2 ms slower the syncer answered 30 % more (docs/performance.md). `auto`, the default, times every sync and
-lets the writer sync while they take under `WRITER_SYNCS_BELOW_S` on average, the syncer
-otherwise. Either way an answer follows a sync that began after its batch committed.
+PostgreSQL; with fsyncs 2 ms slower the syncer answered 30 % more (docs/performance.md).
+`auto`, the default, times every sync and lets the writer sync while they take under
+`WRITER_SYNCS_BELOW_S` on average, the syncer otherwise. Either way an answer follows a
+sync that began after its batch committed.
 
 What a crash can cost: nothing that was answered. An answer is given only after its batch
 was committed and synced to disk, so a hold the switch knows of is stored, and a
