@@ -43,7 +43,9 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 T = TypeVar("T")
-_RETRY_SQLSTATES = {"40001", "40P01"}
+# a serialization failure, a deadlock, and a prepared statement the server no longer has (after a
+# DEALLOCATE ALL from outside: db/pg_wire.py forgets its statements and the next try prepares them)
+_RETRY_SQLSTATES = {"40001", "40P01", "26000"}
 _HOOKS = "commcredits_after_commit"
 _local = threading.local()
 log = logging.getLogger("commcredits.db")
@@ -64,7 +66,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    # psycopg never prepares statements itself: it clears every prepared statement of the
+    # connection after a ROLLBACK or a DROP (DEALLOCATE ALL), and that would take the hot path's
+    # own prepared statements with it (db/pg_wire.py prepares them)
+    connect = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect, **kwargs)
     event.listen(engine, "before_cursor_execute", _send_kept_writes)
     event.listen(engine, "commit", _commit_kept_writes)
     event.listen(engine, "rollback", _drop_kept_writes)

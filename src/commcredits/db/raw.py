@@ -20,7 +20,9 @@ DBAPI connection), with these conventions:
 Round trips on PostgreSQL. Each statement sent alone waits for its answer: a round trip to
 a server process that, on a busy machine, must first be scheduled (0.1 ms on a quiet
 machine, 0.4 ms with both cores busy: docs/performance.md). A writer that batches (the call
-desk) therefore sends many statements per round trip with psycopg's pipeline mode:
+desk) therefore sends many statements per round trip with libpq's pipeline mode, straight
+through psycopg's libpq handle (`db/pg_wire.py`: psycopg's own cursors cost five times the
+client CPU per statement there):
 
 - `deferred_writes()`: `many` (and `copy` of a few rows) is kept and sent with the next
   statement that needs an answer, or with the COMMIT; a rollback drops what is kept. Any
@@ -38,12 +40,14 @@ nothing there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection
+
+from .pg_wire import Answer, Wire
 
 CHUNK = 900  # ids per IN (...) list on SQLite (its parameter limit is 32,766; keep statements small)
 COPY_FROM = 8  # rows from which `Raw.copy` uses COPY on PostgreSQL (ten rows: 0.62 vs 0.78 ms)
@@ -78,14 +82,22 @@ def _pg(text: str) -> str:
     return text.replace("?", "%s")
 
 
+def _rows(answer: Answer) -> list[tuple[Any, ...]]:
+    if answer.error is not None:
+        raise answer.error
+    assert answer.rows is not None
+    return answer.rows
+
+
 class Raw:
     """The DBAPI side of a SQLAlchemy connection, for statements written as SQL text."""
 
-    __slots__ = ("column_types", "dbapi", "deferring", "pending", "pg", "piping")
+    __slots__ = ("column_types", "dbapi", "deferring", "pending", "pg", "piping", "wire")
 
     def __init__(self, conn: Connection) -> None:
         self.dbapi: Any = conn.connection.driver_connection
         self.pg = conn.dialect.name != "sqlite"
+        self.wire = Wire(cast(Any, self.dbapi)) if self.pg else None  # libpq's pipeline, straight (db/pg_wire.py)
         self.deferring = False  # inside deferred_writes() (PostgreSQL only)
         self.pending: list[tuple[str, Sequence[Sequence[Any]]]] = []  # kept writes, in order
         self.piping = False  # inside gather() (PostgreSQL only)
@@ -105,8 +117,11 @@ class Raw:
         return _pg(text) if self.pg else text
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        if self.pending and not self.piping:  # send the kept writes in the same round trip
-            return self.later(text, params)()
+        if self.wire is not None:  # with the kept writes (or what `gather` has sent), one round trip
+            self._queue_pending()
+            answer = self.wire.send(text, params)
+            self.wire.exchange()
+            return _rows(answer)
         cur = self.dbapi.cursor()
         try:
             cur.execute(self.sql(text), params)
@@ -118,7 +133,12 @@ class Raw:
         """Execute one statement; return the number of rows it changed."""
         if self.piping:
             raise RuntimeError("run() needs its answer at once: not inside gather()")
-        self.flush()
+        if self.wire is not None:
+            self._queue_pending()
+            answer = self.wire.send(text, params)
+            self.wire.exchange()
+            _rows(answer)
+            return answer.rowcount
         cur = self.dbapi.cursor()
         try:
             cur.execute(self.sql(text), params)
@@ -131,6 +151,13 @@ class Raw:
             return
         if self.deferring and not self.piping:
             self.pending.append((text, params))
+            return
+        if self.wire is not None:
+            self._queue_pending()
+            for row in params:
+                self.wire.send(text, row)
+            if not self.piping:
+                self.wire.exchange()
             return
         cur = self.dbapi.cursor()
         try:
@@ -181,36 +208,37 @@ class Raw:
     def later(self, text: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
         """Send a read now; the function returned gives its rows (inside `gather()`, once the
         block has ended). Kept writes are sent first, in the same round trip."""
-        if not self.pg:
+        if self.wire is None or not self.piping:
             found = self.rows(text, params)
             return lambda: found
-        if self.pending and not self.piping:
-            with self.gather():
-                return self.later(text, params)
-        cur = self.dbapi.cursor()
-        cur.execute(self.sql(text), params)
+        wire = self.wire
+        answer = wire.send(text, params)
 
         def fetch() -> list[tuple[Any, ...]]:
-            try:
-                return list(cur.fetchall())
-            finally:
-                cur.close()
+            if answer.rows is None and answer.error is None:  # asked for inside the block: send now
+                wire.exchange()
+            return _rows(answer)
         return fetch
 
     @contextmanager
     def gather(self) -> Iterator[None]:
         """Send the kept writes and every statement of the block in one round trip (PostgreSQL
         pipeline mode); see the module doc."""
-        if not self.pg or self.piping:
+        if self.wire is None or self.piping:
             yield
             return
         self.piping = True
+        wire = self.wire
         try:
-            with self.dbapi.pipeline():
-                self._send_pending()
-                yield
-        finally:
+            self._queue_pending()
+            yield
+        except BaseException:
             self.piping = False
+            with suppress(Exception):  # read what was sent, leaving the connection in order; the block's error goes on
+                wire.exchange()
+            raise
+        self.piping = False
+        wire.exchange()
 
     @contextmanager
     def deferred_writes(self) -> Iterator[None]:
@@ -236,27 +264,20 @@ class Raw:
         waits for it, and leaving the pipeline then sends another and waits again: a second
         round trip for nothing. The driver learns that the transaction ended from the
         server's answer, so the `commit()` that follows sends nothing."""
-        if self.pending and not self.piping:
-            with self.gather():
-                if commit:
-                    cur = self.dbapi.cursor()
-                    try:
-                        cur.execute("COMMIT")
-                    finally:
-                        cur.close()
+        if self.pending and not self.piping and self.wire is not None:
+            self._queue_pending()
+            self.wire.exchange(end=b"COMMIT" if commit else None)
 
     def drop_pending(self) -> None:
         self.pending.clear()
 
-    def _send_pending(self) -> None:
+    def _queue_pending(self) -> None:
+        """Put the kept writes on the wire, ahead of what comes next (PostgreSQL)."""
         pending, self.pending = self.pending, []
-        if pending:
-            cur = self.dbapi.cursor()
-            try:
-                for text, params in pending:
-                    cur.executemany(self.sql(text), params)
-            finally:
-                cur.close()
+        assert self.wire is not None or not pending
+        for text, rows in pending:
+            for row in rows:
+                self.wire.send(text, row)  # type: ignore[union-attr]
 
     def insert_id(self, text: str, params: Sequence[Any]) -> int:
         """Insert one row and return its generated integer id (`RETURNING id` on both)."""
