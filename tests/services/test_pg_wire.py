@@ -89,6 +89,18 @@ def test_statements_run_inside_the_connections_transaction(engine: Engine) -> No
 
 
 @ON_POSTGRES
+def test_on_an_autocommit_connection_each_statement_is_its_own_transaction(engine: Engine) -> None:
+    """What the desk's sync relies on: its statement commits at once (no BEGIN left open)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        raw = Raw.of(conn)
+        raw.many("INSERT INTO wire_probe (id, v) VALUES (?, ?)", [(1, 1)])
+        assert raw.rows("SELECT txid_current()")[0][0] > 0
+        assert raw.dbapi.info.transaction_status.name == "IDLE"
+        with engine.connect() as other:  # committed: another connection sees it
+            assert other.execute(text("SELECT COUNT(*) FROM wire_probe")).scalar_one() == 1
+
+
+@ON_POSTGRES
 def test_a_failure_is_a_database_error_and_skips_the_rest_of_its_exchange(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO wire_probe (id, v) VALUES (1, 1)")
