@@ -119,6 +119,23 @@ def test_a_failure_is_a_database_error_and_skips_the_rest_of_its_exchange(engine
 
 
 @ON_POSTGRES
+def test_a_parameter_without_a_text_form_sends_nothing_and_leaves_nothing_queued(engine: Engine) -> None:
+    with engine.connect() as conn:
+        with pytest.raises(TypeError, match="float"), conn.begin():
+            raw = Raw.of(conn)
+            with raw.deferred_writes():
+                raw.many("INSERT INTO wire_probe (id, v) VALUES (?, ?)", [(1, 1)])  # kept
+                with raw.gather():
+                    raw.later("SELECT 1")
+                    raw.many("INSERT INTO wire_probe (id, v) VALUES (?, ?)", [(2, 2), (3, 1.5)])
+        assert raw.wire is not None and raw.wire.queue == [] and raw.pending == []
+        with conn.begin():  # the next transaction on the connection sends only its own statements
+            raw.many("INSERT INTO wire_probe (id, v) VALUES (?, ?)", [(4, 4)])
+    with engine.connect() as other:
+        assert other.execute(text("SELECT id FROM wire_probe")).scalars().all() == [4]
+
+
+@ON_POSTGRES
 def test_a_statement_run_again_is_prepared_once_and_kept_within_bounds(engine: Engine) -> None:
     query = "SELECT v FROM wire_probe WHERE id = ?"
     with engine.connect() as conn, conn.begin():

@@ -96,7 +96,8 @@ class Wire:
         self.texts: dict[str, bytes] = {}  # statement text -> numbered
         self.seen: set[str] = set()  # texts run once, prepared on the second run
         self.prepared: OrderedDict[str, bytes] = OrderedDict()  # text -> statement name, oldest first
-        self.queue: list[tuple[Answer, str, Sequence[Any]]] = []  # answer, statement text, parameters
+        # answer, statement text, parameters, and the parameters in text form
+        self.queue: list[tuple[Answer, str, Sequence[Any], list[bytes | None]]] = []
         self.names = 0  # statements prepared so far (their names: _cc_1, _cc_2, ...)
         self.poll_in = select.poll()
         self.poll_in.register(self.pg.socket, select.POLLIN)
@@ -104,10 +105,15 @@ class Wire:
         self.poll_out.register(self.pg.socket, select.POLLIN | select.POLLOUT)
 
     def send(self, text: str, params: Sequence[Any] = ()) -> Answer:
-        """Queue a statement (`?` placeholders); its answer is filled by the next `exchange`."""
+        """Queue a statement (`?` placeholders); its answer is filled by the next `exchange`.
+        A parameter of a type with no text form raises TypeError here, before anything is sent."""
         answer = Answer()
-        self.queue.append((answer, text, params))
+        self.queue.append((answer, text, params, [as_text(v) for v in params]))
         return answer
+
+    def drop(self) -> None:
+        """Forget what is queued and not sent (the transaction it belonged to was rolled back)."""
+        self.queue.clear()
 
     def exchange(self, *, end: bytes | None = None) -> None:
         """Send everything queued (then `end`, a COMMIT say) with one Sync, and read every answer.
@@ -123,14 +129,14 @@ class Wire:
             try:
                 if begin:
                     pg.send_query_params(self._start_command(), None)
-                before = [self._send(text, params) for _, text, params in queue]
+                before = [self._send(text, values) for _, text, _, values in queue]
                 if end is not None:
                     pg.send_query_params(end, None)
                 pg.pipeline_sync()
                 self._flush()
                 if begin:
                     _, failure = self._read(None, "BEGIN", None)
-                for (answer, text, params), extra in zip(queue, before, strict=True):
+                for (answer, text, params, _), extra in zip(queue, before, strict=True):
                     for kind, name in extra:  # a DEALLOCATE of the oldest kept, a PREPARE of this one
                         ok, found = self._read(None, text, params)
                         if kind == "prepare" and not ok and self.prepared.get(text) == name:
@@ -167,10 +173,9 @@ class Wire:
             parts.append(b"DEFERRABLE" if conn.deferrable else b"NOT DEFERRABLE")
         return b" ".join(parts)
 
-    def _send(self, text: str, params: Sequence[Any]) -> list[tuple[str, bytes]]:
+    def _send(self, text: str, values: list[bytes | None]) -> list[tuple[str, bytes]]:
         """Send one statement; return what was sent before it whose answers come first."""
         pg = self.pg
-        values = [as_text(v) for v in params]
         name = self.prepared.get(text)
         if name is not None:
             self.prepared.move_to_end(text)

@@ -40,7 +40,7 @@ nothing there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -234,8 +234,7 @@ class Raw:
             yield
         except BaseException:
             self.piping = False
-            with suppress(Exception):  # read what was sent, leaving the connection in order; the block's error goes on
-                wire.exchange()
+            wire.drop()  # nothing of the block was sent yet: the block's error goes on, and its rollback
             raise
         self.piping = False
         wire.exchange()
@@ -269,7 +268,10 @@ class Raw:
             self.wire.exchange(end=b"COMMIT" if commit else None)
 
     def drop_pending(self) -> None:
+        """Forget the kept writes, and what the wire queued and did not send (after a rollback)."""
         self.pending.clear()
+        if self.wire is not None:
+            self.wire.drop()
 
     def _queue_pending(self) -> None:
         """Put the kept writes on the wire, ahead of what comes next (PostgreSQL)."""
