@@ -179,6 +179,8 @@ class Raw:
         if not self.pg or len(rows) < COPY_FROM:
             self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
             return
+        if self.piping:  # it would overtake what the block has queued
+            raise RuntimeError("a COPY goes on its own, not inside gather()")
         self.flush()  # COPY cannot go in a pipeline: the kept writes go first, on their own
         types = self._types(table)
         oids = [types[c] for c in columns]
@@ -258,11 +260,10 @@ class Raw:
     def flush(self, *, commit: bool = False) -> None:
         """Send the kept writes now, in one round trip (`commit`: with the COMMIT).
 
-        The COMMIT is sent as a statement of the pipeline, so it goes with the one Sync that
-        ends the pipeline. psycopg's `commit()` inside a pipeline sends a Sync of its own and
-        waits for it, and leaving the pipeline then sends another and waits again: a second
-        round trip for nothing. The driver learns that the transaction ended from the
-        server's answer, so the `commit()` that follows sends nothing."""
+        The COMMIT is the exchange's last statement, before its one Sync (psycopg's own
+        `commit()` inside a pipeline synced twice: a second round trip for nothing). The
+        driver reads the transaction's end from the connection's state, so the `commit()`
+        that follows sends nothing."""
         if self.pending and not self.piping and self.wire is not None:
             self._queue_pending()
             self.wire.exchange(end=b"COMMIT" if commit else None)
