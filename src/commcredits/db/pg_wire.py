@@ -54,6 +54,11 @@ def numbered(text: str) -> bytes:
     return _PLACEHOLDER.sub(lambda _: f"${next(count)}", text).encode()
 
 
+def naive_utc(value: datetime) -> datetime:
+    """An instant as the columns hold it: naive UTC (a naive value is taken as UTC already)."""
+    return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
 def as_text(value: Any) -> bytes | None:
     """A parameter in PostgreSQL's text form."""
     if value is None:
@@ -64,9 +69,8 @@ def as_text(value: Any) -> bytes | None:
         return b"t" if value else b"f"
     if isinstance(value, int):
         return str(value).encode()
-    if isinstance(value, datetime):  # the columns hold naive UTC (`Raw.instant`)
-        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
-        return naive.isoformat(" ").encode()
+    if isinstance(value, datetime):
+        return naive_utc(value).isoformat(" ").encode()
     if isinstance(value, (date, Decimal)):
         return str(value).encode()
     raise TypeError(f"no PostgreSQL text form for a parameter of type {type(value).__name__}")

@@ -47,7 +47,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 
-from .pg_wire import Answer, Wire
+from .pg_wire import Answer, Wire, naive_utc
 
 CHUNK = 900  # ids per IN (...) list on SQLite (its parameter limit is 32,766; keep statements small)
 COPY_FROM = 8  # rows from which `Raw.copy` uses COPY on PostgreSQL (ten rows: 0.62 vs 0.78 ms)
@@ -70,8 +70,7 @@ def pg_array(values: Iterable[Any]) -> str:
         elif isinstance(v, int):
             out.append(str(v))
         elif isinstance(v, datetime):  # the columns hold naive UTC (`instant`)
-            naive = v if v.tzinfo is None else v.astimezone(UTC).replace(tzinfo=None)
-            out.append('"' + naive.isoformat(" ") + '"')
+            out.append('"' + naive_utc(v).isoformat(" ") + '"')
         else:
             raise TypeError(f"no array literal for {type(v).__name__}")
     return "{" + ",".join(out) + "}"
@@ -117,11 +116,8 @@ class Raw:
         return _pg(text) if self.pg else text
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        if self.wire is not None:  # with the kept writes (or what `gather` has sent), one round trip
-            self._queue_pending()
-            answer = self.wire.send(text, params)
-            self.wire.exchange()
-            return _rows(answer)
+        if self.wire is not None:  # with the kept writes (or what `gather` has queued), one round trip
+            return _rows(self._at_once(text, params))
         cur = self.dbapi.cursor()
         try:
             cur.execute(self.sql(text), params)
@@ -134,10 +130,8 @@ class Raw:
         if self.piping:
             raise RuntimeError("run() needs its answer at once: not inside gather()")
         if self.wire is not None:
-            self._queue_pending()
-            answer = self.wire.send(text, params)
-            self.wire.exchange()
-            _rows(answer)
+            answer = self._at_once(text, params)
+            _rows(answer)  # raises its failure
             return answer.rowcount
         cur = self.dbapi.cursor()
         try:
@@ -273,6 +267,14 @@ class Raw:
         self.pending.clear()
         if self.wire is not None:
             self.wire.drop()
+
+    def _at_once(self, text: str, params: Sequence[Any]) -> Answer:
+        """Send a statement now, after the kept writes and what is queued (PostgreSQL)."""
+        assert self.wire is not None
+        self._queue_pending()
+        answer = self.wire.send(text, params)
+        self.wire.exchange()
+        return answer
 
     def _queue_pending(self) -> None:
         """Put the kept writes on the wire, ahead of what comes next (PostgreSQL)."""
