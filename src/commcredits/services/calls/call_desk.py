@@ -41,6 +41,10 @@ processes on PostgreSQL share one truth. Hooks that follow a committed change of
 (`balance_changed`: auto-recharge, which may call a card gateway) run on a separate thread,
 never on the writer.
 
+Every batch and every sync is counted on `/metrics` (`desk_metrics.py`): the requests per
+batch, the writer's time per batch and the time per sync tell an operator how busy the
+writer is and whether calls share their commits (docs/operations.md).
+
 While a request is at the desk (from `submit` to its answer) the process's bulk work (a usage
 export) pauses between its small steps (`priority.give_way`): a scheduling hint, nothing more.
 
@@ -67,6 +71,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ...db.engine import relaxed_connection, retryable, sync_connection, sync_to_disk, write_tx
 from ..runtime import Runtime
+from . import desk_metrics
+from .desk_metrics import Figures
 from .priority import call_control_began, call_control_ended
 
 MAX_BATCH = 128
@@ -90,8 +96,9 @@ class Job:
 # decides and writes a batch inside its transaction: one result per job (an answer, or the
 # exception that refuses it), and the tenants whose balance changed
 BatchHandler = Callable[[Connection, Sequence[Job]], tuple[list[Any], list[str]]]
-# sends a durable group's answers (job, result or refusal) and the tenants whose balance changed
-Publisher = Callable[[list[tuple[Job, Any]], list[str]], None]
+# sends a durable group's answers (job, result or refusal), the tenants whose balance changed,
+# and the desk's figures for /metrics (desk_metrics.py)
+Publisher = Callable[[list[tuple[Job, Any]], list[str], Figures], None]
 # the next requests (at most MAX_BATCH), waiting at most the given seconds: [] if none came, None at the end
 Taker = Callable[[float], "list[Job] | None"]
 
@@ -103,6 +110,7 @@ class _Done:
     batch: list[Job]
     results: list[Any]
     tenants: list[str]
+    took_s: float = 0.0  # deciding, writing and committing it
 
 
 class CallDesk:
@@ -184,6 +192,7 @@ class CallDesk:
             self._process(batch)
 
     def _process(self, batch: list[Job]) -> None:
+        began = time.perf_counter()
         try:
             results, tenants = self._commit(batch)
         except Exception as exc:
@@ -193,14 +202,14 @@ class CallDesk:
                     self._process([job])
                 return
             results, tenants = [exc], []
-        done = _Done(batch, results, tenants)
+        done = _Done(batch, results, tenants, time.perf_counter() - began)
         by_writer = self.sync_mode == "writer" or (self.sync_mode == "auto" and self.sync_s < WRITER_SYNCS_BELOW_S)
         if by_writer != self.writer_synced:
             self.writer_synced = by_writer
             log.info("call desk: a sync takes %.2f ms on average; the %s makes batches durable",
                      self.sync_s * 1000, "writer" if by_writer else "syncer thread")
         if by_writer:
-            self._answer(done, self._make_durable([done], by_writer=True))
+            self._answer([done], *self._make_durable([done], by_writer=True))
         else:
             self.committed.put(done)
 
@@ -210,11 +219,12 @@ class CallDesk:
         _drop(self.writer_sync_conn)
         self.conn = self.writer_sync_conn = None
 
-    def _make_durable(self, done: list[_Done], *, by_writer: bool) -> Exception | None:
+    def _make_durable(self, done: list[_Done], *, by_writer: bool) -> tuple[Exception | None, float | None]:
         """Sync every commit so far, on the calling thread's own connection, if any of `done`
-        wrote; None, or the failure (durability unknown: the switch retries, idempotently)."""
+        wrote. Returns None or the failure (durability unknown: the switch retries,
+        idempotently), and how long the sync took (None: nothing to sync)."""
         if all(isinstance(r, BaseException) for d in done for r in d.results):
-            return None
+            return None, None
         conn = self.writer_sync_conn if by_writer else self.sync_conn
         try:
             if conn is None:
@@ -225,8 +235,9 @@ class CallDesk:
                     self.sync_conn = conn
             began = time.perf_counter()
             sync_to_disk(self.rt.engine, conn)
-            self.sync_s += 0.2 * (time.perf_counter() - began - self.sync_s)
-            return None
+            took = time.perf_counter() - began
+            self.sync_s += 0.2 * (took - self.sync_s)
+            return None, took
         except Exception as exc:
             log.exception("could not make call-control commits durable")
             _drop(conn)
@@ -234,7 +245,7 @@ class CallDesk:
                 self.writer_sync_conn = None
             else:
                 self.sync_conn = None
-            return exc
+            return exc, None
 
     def _sync(self) -> None:
         """Make committed batches durable, many per fsync, then answer them (in commit order)."""
@@ -257,18 +268,19 @@ class CallDesk:
                     self.committed.put(None)
                     break
                 done.append(more)
-            failure = self._make_durable(done, by_writer=False)
-            for d in done:
-                self._answer(d, failure)
+            self._answer(done, *self._make_durable(done, by_writer=False))
 
-    def _answer(self, done: _Done, failure: Exception | None) -> None:
-        # a failed sync leaves durability unknown: every answer of the group becomes that failure
+    def _answer(self, group: list[_Done], failure: Exception | None, sync_s: float | None) -> None:
+        """Answer a durable group, in commit order. A failed sync leaves durability unknown:
+        every answer of the group becomes that failure."""
         answers = [(job, failure if failure is not None and not isinstance(result, BaseException) else result)
-                   for job, result in zip(done.batch, done.results, strict=True)]
-        tenants = done.tenants if failure is None else []
-        if self.publish is not None:  # the desk's own process: the answers go back in one message
-            self.publish(answers, tenants)
+                   for done in group for job, result in zip(done.batch, done.results, strict=True)]
+        tenants = [] if failure is not None else list(dict.fromkeys(t for done in group for t in done.tenants))
+        figures: Figures = ([(len(done.batch), done.took_s) for done in group], sync_s)
+        if self.publish is not None:  # the desk's own process: the group's answers go back in one message
+            self.publish(answers, tenants, figures)
             return
+        desk_metrics.observe(figures)
         for job, result in answers:
             if isinstance(result, BaseException):
                 job.future.set_exception(result)

@@ -14,8 +14,9 @@ writer reads the socket itself: one hop each way.
 - **The desk's side** (`serve_desk`): the same `CallDesk` and `handle_batch` as with a desk
   thread: batches, one transaction each, group commit, answers only once the batch is on
   disk. Each durable group's answers go back in one frame, with the tenants whose balance
-  changed. The server process runs `balance_changed` for those tenants (auto-recharge,
-  notices), as it does with a desk thread.
+  changed and the desk's figures (`desk_metrics.py`). The server process runs
+  `balance_changed` for those tenants (auto-recharge, notices), as it does with a desk
+  thread, and shows the figures on its `/metrics`.
 - **What a crash can cost:** nothing that was answered, as with a desk thread. If the desk's
   process dies, the server process answers every waiting request `503 unavailable` (the
   switch retries; authorize, extend and end are idempotent) and starts a new desk for the
@@ -53,7 +54,9 @@ from typing import Any
 from ...config import Settings
 from ...errors import CommCreditsError, Unavailable
 from ..rating.rating_live import live_index
+from . import desk_metrics
 from .call_desk import run_balance_changed
+from .desk_metrics import Figures
 from .priority import call_control_began, call_control_ended
 
 log = logging.getLogger(__name__)
@@ -121,7 +124,9 @@ class DeskLink(asyncio.Protocol):
                 if not self.ready.done():
                     self.ready.set_result(None)
                 continue
-            answers, tenants = payload
+            answers, tenants, figures = payload
+            if figures is not None:
+                desk_metrics.observe(figures)
             for rid, ok, result in answers:
                 future = self.waiting.pop(rid, None)
                 if future is None or future.done():
@@ -273,19 +278,19 @@ def serve_desk(settings: Settings, sock: socket.socket) -> None:
         with out, suppress(OSError):  # OSError: the server process is gone, nobody waits for these
             sock.sendall(data)
 
-    def publish(answers: list[tuple[Job, Any]], tenants: list[str]) -> None:
+    def publish(answers: list[tuple[Job, Any]], tenants: list[str], figures: Figures) -> None:
         for _ in answers:
             call_control_ended()
         sent = [(job.rid, *_portable(result)) for job, result in answers]  # type: ignore[attr-defined]
         try:
-            send((sent, tenants))
+            send((sent, tenants, figures))
         except (pickle.PicklingError, TypeError, AttributeError):  # one answer that does not pickle
             log.exception("a call desk answer does not pickle")
-            send(([(rid, *_pickles(ok, result)) for rid, ok, result in sent], tenants))
+            send(([(rid, *_pickles(ok, result)) for rid, ok, result in sent], tenants, figures))
 
     def catch_up(rid: int) -> None:
         live_index(rt.caches, rt.engine).check()
-        send(([(rid, True, None)], []))
+        send(([(rid, True, None)], [], None))
 
     frames = Frames()
     pending: deque[Job] = deque()
