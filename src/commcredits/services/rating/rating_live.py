@@ -8,7 +8,7 @@ thread decodes the documents it has not seen, builds a new `RatingIndex` (reusin
 compiled plans of decks it already had, so a rollback or a small update recompiles nothing
 big) and swaps it in with one assignment. Requests
 during the build keep the previous index; the build thread runs at a lower CPU priority
-and hands the interpreter to call control every 0.5 ms (`calls.priority`). Every process does this for itself; nothing
+and hands the interpreter to call control every 0.1 ms (`calls.priority`). Every process does this for itself; nothing
 depends on state held by another.
 
 The process that imports or activates does not wait for its next check: `adopt` swaps in
