@@ -108,15 +108,11 @@ def _watch(groups: dict[str, list[int]], threads_of: list[int], seconds: float) 
     threads_after = {p: _threads(p) for p in threads_of}
     machine_after, elapsed = _machine(), time.monotonic() - started
 
-    def cores(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
+    def cores(a: tuple[int, int] | None, b: tuple[int, int] | None, *, kernel_only: bool = False) -> float:
         if a is None or b is None:
             return 0.0
-        return round((b[0] + b[1] - a[0] - a[1]) / TICKS / elapsed, 3)
-
-    def system(a: tuple[int, int] | None, b: tuple[int, int] | None) -> float:
-        if a is None or b is None:
-            return 0.0
-        return round((b[1] - a[1]) / TICKS / elapsed, 3)
+        ticks = b[1] - a[1] if kernel_only else b[0] + b[1] - a[0] - a[1]
+        return round(ticks / TICKS / elapsed, 3)
 
     processes = []
     for role, pids in groups.items():
@@ -125,11 +121,10 @@ def _watch(groups: dict[str, list[int]], threads_of: list[int], seconds: float) 
             if used < 0.01 and role != "load generator":  # idle helpers, other databases' backends
                 continue
             entry: dict[str, Any] = {"role": role, "pid": pid, "command": names[pid], "cores": used,
-                                     "in_kernel": system(before.get(pid), after.get(pid))}
+                                     "in_kernel": cores(before.get(pid), after.get(pid), kernel_only=True)}
             if pid in threads_of:
-                entry["threads"] = [{"tid": t, "cores": cores(threads_before[pid].get(t), ticks)}
-                                    for t, ticks in sorted(threads_after[pid].items())
-                                    if cores(threads_before[pid].get(t), ticks) >= 0.01]
+                per_thread = {t: cores(threads_before[pid].get(t), ticks) for t, ticks in threads_after[pid].items()}
+                entry["threads"] = [{"tid": t, "cores": c} for t, c in sorted(per_thread.items()) if c >= 0.01]
             processes.append(entry)
     busy = (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1])
     return {"seconds_measured": round(elapsed, 2), "machine_busy_cores": round(busy * (os.cpu_count() or 1), 2),

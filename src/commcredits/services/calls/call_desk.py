@@ -110,7 +110,7 @@ class _Done:
     batch: list[Job]
     results: list[Any]
     tenants: list[str]
-    took_s: float = 0.0  # deciding, writing and committing it
+    took_s: float  # deciding, writing and committing it
 
 
 class CallDesk:
